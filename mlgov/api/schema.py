@@ -1,0 +1,27 @@
+"""OpenAPI descriptions of mlgov's authentication schemes (drf-spectacular extensions)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "mlgov.identity.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "mlg_<prefix>_<secret>"}
+
+
+class BasicTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "mlgov.identity.authentication.BasicTokenAuthentication"
+    name = "basicToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic", "description": "An API token as the password."}
+
+
+class ConsoleSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "mlgov.identity.authentication.ConsoleSessionAuthentication"
+    name = "consoleSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

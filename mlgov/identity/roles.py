@@ -1,0 +1,41 @@
+"""The roles of a tenant: Django groups whose permissions say what each role may do.
+
+Permissions are named as strings ("app_label.codename") so the kernel imports no app.
+A permission named here that does not exist is an error at sync time, not a silent gap.
+"""
+
+from __future__ import annotations
+
+OWNER = "owner"
+MAINTAINER = "maintainer"
+REVIEWER = "reviewer"
+AUDITOR = "auditor"
+VIEWER = "viewer"
+
+ROLES = (OWNER, MAINTAINER, REVIEWER, AUDITOR, VIEWER)
+
+ROLE_DESCRIPTIONS = {
+    OWNER: "Manages members, roles, policy and everything below",
+    MAINTAINER: "ML engineer: registers data, trains, logs and registers models",
+    REVIEWER: "Reviews evidence and approves or rejects promotions",
+    AUDITOR: "Reads the audit trail and exports evidence",
+    VIEWER: "Reads what the tenant shares with everyone",
+}
+
+# Later apps add their permissions to these lists (as strings) when they land.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    OWNER: ("identity.view_members", "identity.manage_members"),
+    MAINTAINER: (),
+    REVIEWER: (),
+    AUDITOR: ("identity.view_members",),
+    VIEWER: (),
+}
+
+
+def role_of(user) -> str | None:
+    """The user's role name, from their groups (prefetched where lists show many users)."""
+    names = {group.name for group in user.groups.all()}
+    for role in ROLES:
+        if role in names:
+            return role
+    return None

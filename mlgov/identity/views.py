@@ -1,0 +1,52 @@
+"""Console sign-in, sign-out, password change and the home page of a tenant."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+
+from mlgov.identity import roles
+from mlgov.identity.models import Membership
+
+
+class TenantLoginView(auth_views.LoginView):
+    template_name = "identity/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        membership = Membership.objects.filter(user=form.get_user()).first()
+        if membership is not None and membership.must_change_password:
+            return redirect("password-change")
+        return response
+
+
+class TenantLogoutView(auth_views.LogoutView):
+    pass
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "identity/password_change.html"
+    success_url = reverse_lazy("console-home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        Membership.objects.filter(user=self.request.user).update(must_change_password=False)
+        return response
+
+
+@login_required
+def console_home(request):
+    return render(
+        request,
+        "console/home.html",
+        {"tenant": request.tenant, "role": roles.role_of(request.user)},
+    )
+
+
+def lockout_response(request, credentials, *args, **kwargs) -> HttpResponse:
+    """django-axes calls this when sign-in is throttled."""
+    return render(request, "identity/locked_out.html", status=429)

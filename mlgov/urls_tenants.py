@@ -1,0 +1,27 @@
+"""Tenant URLs, served under /t/<slug>/ (the middleware moves the prefix into the script name)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from mlgov.identity import views as identity_views
+from mlgov.identity.api.views import MemberViewSet, TokenViewSet
+
+router = DefaultRouter()
+router.register("members", MemberViewSet, basename="member")
+router.register("tokens", TokenViewSet, basename="token")
+
+urlpatterns = [
+    path("", identity_views.console_home, name="console-home"),
+    path("login/", identity_views.TenantLoginView.as_view(), name="login"),
+    path("logout/", identity_views.TenantLogoutView.as_view(), name="logout"),
+    path("password/", identity_views.PasswordChangeView.as_view(), name="password-change"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="mlgov.urls_tenants"), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+handler400 = "mlgov.api.errors.json_or_html_400"
+handler403 = "mlgov.api.errors.json_or_html_403"
+handler404 = "mlgov.api.errors.json_or_html_404"
+handler500 = "mlgov.api.errors.json_or_html_500"

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Plan(models.Model):
+    """What a tenant may use. Enforcement lives with the jobs; limits live here."""
+
+    name = models.CharField(max_length=50, unique=True)
+    max_concurrent_jobs = models.PositiveIntegerField(default=2)
+    cpu_seconds_per_month = models.PositiveBigIntegerField(default=36_000)
+    artifact_storage_bytes = models.PositiveBigIntegerField(default=10 * 1024**3)
+    max_model_versions = models.PositiveIntegerField(default=500)
+    api_requests_per_minute = models.PositiveIntegerField(default=600)
+    price_per_cpu_hour = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    price_per_gb_month = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tenant(TenantMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    suspended_reason = models.CharField(max_length=500, blank=True)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Schemas are created by tenants.provisioning (clone of the template), never on save.
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+
+class Domain(DomainMixin):
+    """django-tenants wants one; path routing uses the slug, domain routing may use a host."""
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class UsageRecord(models.Model):
+    """One line of the per-tenant usage ledger, for quotas and cost allocation."""
+
+    class Kind(models.TextChoices):
+        CPU_SECONDS = "cpu_seconds", "CPU seconds"
+        STORAGE_BYTES = "storage_bytes", "Artifact storage bytes"
+        API_REQUESTS = "api_requests", "API requests"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    quantity = models.DecimalField(max_digits=20, decimal_places=3)
+    recorded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "kind", "recorded_at"])]

@@ -1,0 +1,98 @@
+"""Tenant schemas: one migrated template, cloned for each new tenant.
+
+Replaying every migration for a new tenant takes seconds and grows with the
+project; cloning the template schema (django-tenants' `clone_schema` SQL function)
+copies tables, indexes, constraints, sequences and the template's rows (migration
+records, content types, permissions, role groups) in a fraction of that.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django_tenants.clone import CloneSchema
+from django_tenants.utils import schema_context, schema_exists
+
+from mlgov.identity.services import role_groups_sync
+
+
+def template_schema_name() -> str:
+    return settings.TENANT_BASE_SCHEMA
+
+
+def _clone_function_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.proname = 'clone_schema'"
+        )
+        return cursor.fetchone() is not None
+
+
+def clone_function_install() -> None:
+    """Install (or replace) the clone_schema SQL function in `public`."""
+    CloneSchema()._create_clone_schema_function()
+
+
+def schema_pending_migrations(schema_name: str) -> list[tuple[str, str]]:
+    """Migrations of the tenant apps that `schema_name` has not applied yet."""
+    with schema_context(schema_name):
+        connection.set_schema(schema_name, include_public=False)
+        try:
+            executor = MigrationExecutor(connection)
+            targets = executor.loader.graph.leaf_nodes()
+            plan = executor.migration_plan(targets)
+        finally:
+            connection.set_schema(schema_name)
+    tenant_apps = {app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS}
+    return [
+        (migration.app_label, migration.name)
+        for migration, backwards in plan
+        if not backwards and migration.app_label in tenant_apps
+    ]
+
+
+def template_ensure(*, verbosity: int = 1) -> bool:
+    """Create or bring up to date the template schema; returns True if it changed."""
+    name = template_schema_name()
+    changed = False
+    if not schema_exists(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{name}"')
+        changed = True
+    call_command(
+        "migrate_schemas", schema_name=name, interactive=False, verbosity=max(verbosity - 1, 0)
+    )
+    with schema_context(name):
+        role_groups_sync()
+    if not _clone_function_exists():
+        clone_function_install()
+    return changed
+
+
+def schema_clone_from_template(schema_name: str) -> None:
+    """Create `schema_name` as a copy of the template, inside the caller's transaction."""
+    if not schema_exists(template_schema_name()):
+        from tenants.errors import TemplateMissing
+
+        raise TemplateMissing(
+            "The tenant template schema does not exist yet; run `manage.py migrate_tenants`."
+        )
+    if not _clone_function_exists():
+        clone_function_install()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name]
+        )
+
+
+def schema_migrate_by_replay(schema_name: str, *, verbosity: int = 0) -> None:
+    """The slow path, kept for the benchmark and for repairing a schema."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{schema_name}"')
+    call_command("migrate_schemas", schema_name=schema_name, interactive=False, verbosity=verbosity)
+    with schema_context(schema_name):
+        role_groups_sync()
