@@ -27,6 +27,8 @@ def longest_hard_time_limit() -> int:
 
 def assert_visibility_timeout() -> None:
     """A task running past the broker's visibility timeout is delivered again and runs twice."""
+    if not str(app.conf.broker_url).startswith(("redis://", "rediss://")):
+        return  # only Redis redelivers by visibility timeout; AMQP and SQL track acks
     timeout = app.conf.broker_transport_options.get("visibility_timeout", 3600)
     longest = longest_hard_time_limit()
     if timeout <= longest:

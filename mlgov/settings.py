@@ -258,7 +258,7 @@ if _broker_url is None:
     _broker_url = (
         f"sqla+postgresql+psycopg2://{_db.get('USER') or 'postgres'}@/{_db['NAME']}?host={_host}"
         if _host.startswith("/")
-        else "sqla+" + _database_url.replace("postgres://", "postgresql://", 1)
+        else "sqla+postgresql+psycopg2://" + _database_url.split("://", 1)[1]
     )
 CELERY_BROKER_URL = _broker_url
 # The longest hard time limit of any task; the broker must not redeliver before it.
@@ -282,10 +282,13 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    "polling_interval": 0.1,
-}
+# Redis redelivers unacknowledged tasks after the visibility timeout; kombu's SQLAlchemy
+# transport passes its options to create_engine(), which accepts none of these.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT, "polling_interval": 0.1}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
+)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TENANT_CACHE_SECONDS = 10
 CELERY_BEAT_SCHEDULE: dict = {}
