@@ -7,8 +7,8 @@ server and the workers share one database in the project's data folder.
 
 from __future__ import annotations
 
-import os
 import base64
+import os
 import secrets
 from pathlib import Path
 
@@ -22,9 +22,7 @@ def embedded_database_url(data_dir: Path) -> str:
     pg_dir = data_dir / "pg"
     pg_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(pg_dir), cleanup_mode=None)
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     return f"postgresql://postgres@/{DATABASE_NAME}?host={pg_dir}"

@@ -150,8 +150,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -292,6 +294,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TENANT_CACHE_SECONDS = 10
 CELERY_BEAT_SCHEDULE: dict = {}
+# Written by a worker once it consumes, removed at shutdown: a readiness probe (mlgov/celery.py).
+CELERY_WORKER_READY_FILE = env.env_optional("MLGOV_WORKER_READY_FILE")
 
 # --- logging -----------------------------------------------------------------
 
@@ -301,7 +305,10 @@ LOGGING = {
     "filters": {"tenant_context": {"()": "django_tenants.log.TenantContextFilter"}},
     "formatters": {
         "tenant_context": {
-            "format": "[%(asctime)s] %(levelname)s [%(schema_name)s:%(domain_url)s] %(name)s: %(message)s"
+            "format": (
+                "[%(asctime)s] %(levelname)s [%(schema_name)s:%(domain_url)s] "
+                "%(name)s: %(message)s"
+            )
         }
     },
     "handlers": {

@@ -10,7 +10,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("tenants.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="platform-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="platform-schema"), name="platform-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="platform-schema"),
+        name="platform-docs",
+    ),
     path("admin/", admin.site.urls),
 ]
 

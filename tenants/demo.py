@@ -51,8 +51,11 @@ def demo_tenant_ensure() -> tuple[Tenant, dict[str, str], bool]:
     if tenant is not None:
         return tenant, demo_passwords(), False
     created = tenant_create(
-        acting_user=None, slug=DEMO_SLUG, name="Demo Music Streaming",
-        owner_username=roles.OWNER, owner_email="owner@demo.test",
+        acting_user=None,
+        slug=DEMO_SLUG,
+        name="Demo Music Streaming",
+        owner_username=roles.OWNER,
+        owner_email="owner@demo.test",
     )
     passwords = {roles.OWNER: created.owner_password or ""}
     with schema_context(created.tenant.schema_name):

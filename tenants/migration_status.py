@@ -22,9 +22,7 @@ def required_tenant_migrations() -> set[tuple[str, str]]:
 
 def applied_migrations(schema_name: str) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT to_regclass(%s)", [f'"{schema_name}".django_migrations']
-        )
+        cursor.execute("SELECT to_regclass(%s)", [f'"{schema_name}".django_migrations'])
         if cursor.fetchone()[0] is None:
             return set()
         cursor.execute(f'SELECT app, name FROM "{schema_name}".django_migrations')

@@ -70,3 +70,54 @@ class UsageRecord(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "kind", "recorded_at"])]
+
+
+class AuditAnchor(models.Model):
+    """A tenant's audit chain head, copied periodically into `public`: a later rewrite of
+    the tenant's chain no longer matches its anchors."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_anchors")
+    sequence = models.BigIntegerField()
+    event_hash = models.CharField(max_length=64)
+    anchored_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        unique_together = [("tenant", "sequence")]
+        ordering = ["tenant", "-sequence"]
+
+
+class TenantDataKey(models.Model):
+    """A tenant's data-encryption key (DEK), stored only wrapped by a master key version."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active: encrypts new artifacts"
+        DECRYPT_ONLY = "decrypt_only", "Decrypts existing artifacts only"
+        DESTROYED = "destroyed", "Destroyed (crypto-shredded)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="data_keys")
+    version = models.PositiveIntegerField()
+    wrapped_key = models.BinaryField(null=True)
+    kek_version = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        unique_together = [("tenant", "version")]
+        ordering = ["tenant", "version"]
+
+
+class TenantSigningKey(models.Model):
+    """A tenant's Ed25519 key for model versions and attestations; private half wrapped."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="signing_keys")
+    version = models.PositiveIntegerField()
+    public_key = models.BinaryField()
+    wrapped_private_key = models.BinaryField(null=True)
+    kek_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        unique_together = [("tenant", "version")]
+        ordering = ["tenant", "version"]

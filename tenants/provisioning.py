@@ -84,9 +84,7 @@ def schema_clone_from_template(schema_name: str) -> None:
         clone_function_install()
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name]
-        )
+        cursor.execute("SELECT clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name])
 
 
 def schema_migrate_by_replay(schema_name: str, *, verbosity: int = 0) -> None:

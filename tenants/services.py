@@ -80,7 +80,10 @@ def tenant_create(
             role=roles.OWNER,
         )
         record_event(
-            actor=None, action="tenant.create", object_type="tenant", object_id=tenant.slug,
+            actor=None,
+            action="tenant.create",
+            object_type="tenant",
+            object_id=tenant.slug,
             after={"owner": owner_username},
         )
     record_event(
@@ -103,8 +106,12 @@ def tenant_suspend(*, acting_user: User | None, tenant: Tenant, reason: str) -> 
     tenant.suspended_reason = reason
     tenant.save(update_fields=["status", "suspended_reason"])
     record_event(
-        actor=acting_user, action="tenant.suspend", object_type="tenant", object_id=tenant.slug,
-        before=before, after=_tenant_snapshot(tenant),
+        actor=acting_user,
+        action="tenant.suspend",
+        object_type="tenant",
+        object_id=tenant.slug,
+        before=before,
+        after=_tenant_snapshot(tenant),
     )
     return tenant
 
@@ -117,7 +124,11 @@ def tenant_resume(*, acting_user: User | None, tenant: Tenant) -> Tenant:
     tenant.suspended_reason = ""
     tenant.save(update_fields=["status", "suspended_reason"])
     record_event(
-        actor=acting_user, action="tenant.resume", object_type="tenant", object_id=tenant.slug,
-        before=before, after=_tenant_snapshot(tenant),
+        actor=acting_user,
+        action="tenant.resume",
+        object_type="tenant",
+        object_id=tenant.slug,
+        before=before,
+        after=_tenant_snapshot(tenant),
     )
     return tenant

@@ -10,9 +10,25 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 40
 RESERVED_SLUGS = frozenset(
     {
-        "public", "template", "admin", "api", "static", "media", "healthz", "login",
-        "logout", "t", "www", "mlgov", "system", "root", "operator", "operators",
-        "information-schema", "pg-catalog", "pg-toast",
+        "public",
+        "template",
+        "admin",
+        "api",
+        "static",
+        "media",
+        "healthz",
+        "login",
+        "logout",
+        "t",
+        "www",
+        "mlgov",
+        "system",
+        "root",
+        "operator",
+        "operators",
+        "information-schema",
+        "pg-catalog",
+        "pg-toast",
     }
 )
 

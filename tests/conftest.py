@@ -62,15 +62,19 @@ def _create_tenant_with_personas(slug: str, owner: str, members: dict[str, str])
     from tenants.services import tenant_create
 
     created = tenant_create(
-        acting_user=None, slug=slug, name=slug.title(), owner_username=owner,
+        acting_user=None,
+        slug=slug,
+        name=slug.title(),
+        owner_username=owner,
         owner_email=f"{owner}@{slug}.test",
     )
     with schema_context(created.tenant.schema_name):
         from django.contrib.auth.models import User
 
         for username, role in members.items():
-            member_create(acting_user=None, username=username, email=f"{username}@{slug}.test",
-                          role=role)
+            member_create(
+                acting_user=None, username=username, email=f"{username}@{slug}.test", role=role
+            )
         # bob: a member of the tenant without any role.
         if slug == "alpha":
             User.objects.create_user(username="bob", email="bob@alpha.test", password=None)
@@ -92,7 +96,7 @@ def django_db_setup(django_db_blocker):
         _create_tenant_with_personas("alpha", "alice", PERSONAS_ALPHA)
         _create_tenant_with_personas("beta", "carol", {})
         connection.set_schema_to_public()
-    yield
+    return
 
 
 @pytest.fixture()
@@ -138,19 +142,25 @@ class TenantApi:
 
     def post(self, path, data=None, **extra):
         return self.client.post(
-            self.url(path), data=data or {}, content_type="application/json",
+            self.url(path),
+            data=data or {},
+            content_type="application/json",
             **self._headers(extra),
         )
 
     def patch(self, path, data=None, **extra):
         return self.client.patch(
-            self.url(path), data=data or {}, content_type="application/json",
+            self.url(path),
+            data=data or {},
+            content_type="application/json",
             **self._headers(extra),
         )
 
     def put(self, path, data=None, **extra):
         return self.client.put(
-            self.url(path), data=data or {}, content_type="application/json",
+            self.url(path),
+            data=data or {},
+            content_type="application/json",
             **self._headers(extra),
         )
 

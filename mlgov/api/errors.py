@@ -40,9 +40,13 @@ def _flatten_codes(detail) -> str:
 def api_exception_handler(exc, context):
     """DRF exception handler producing the mlgov error shape."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.error_code, str(exc.detail), exc.details), status=exc.status_code)
+        return Response(
+            error_body(exc.error_code, str(exc.detail), exc.details), status=exc.status_code
+        )
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -58,8 +62,12 @@ def api_exception_handler(exc, context):
         body = error_body(
             "validation_error",
             "The request is not valid; see details for each field.",
-            {"fields": exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail},
-             "first_code": _flatten_codes(exc.detail)},
+            {
+                "fields": exc.detail
+                if isinstance(exc.detail, dict)
+                else {"non_field_errors": exc.detail},
+                "first_code": _flatten_codes(exc.detail),
+            },
         )
     else:
         code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
@@ -74,6 +82,7 @@ def api_exception_handler(exc, context):
 
 
 # --- plain Django views (outside DRF): 404 and 500 handlers of the URLconfs ---------
+
 
 def _wants_json(request: HttpRequest) -> bool:
     path = request.path

@@ -10,9 +10,16 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
 
-from mlgov.audit.recorder import record_event
+from mlgov.audit.recorder import record_event, record_event_atomically
 from mlgov.identity import roles
-from mlgov.identity.errors import InvalidExpiry, LastOwner, ScopeTooWide, UnknownRole, UsernameTaken
+from mlgov.identity.errors import (
+    InvalidExpiry,
+    LastOwner,
+    ScopeTooWide,
+    ServiceAccountPassword,
+    UnknownRole,
+    UsernameTaken,
+)
 from mlgov.identity.models import ApiToken, Membership
 from mlgov.identity.scopes import scope_allows
 from mlgov.identity.tokens import generate_token
@@ -142,7 +149,11 @@ def member_deactivate(*, acting_user: User, member: User) -> User:
 
 @transaction.atomic
 def member_reset_password(*, acting_user: User | None, member: User) -> str:
-    """Set a new one-time password and return it."""
+    """Set a new one-time password and return it. Service accounts have none to reset."""
+    if Membership.objects.filter(user=member, is_service_account=True).exists():
+        raise ServiceAccountPassword(
+            "Service accounts sign in with API tokens only; they have no password."
+        )
     password = generate_password()
     member.set_password(password)
     member.save(update_fields=["password"])
@@ -151,6 +162,29 @@ def member_reset_password(*, acting_user: User | None, member: User) -> str:
         actor=acting_user, action="member.password_reset", object_type="user", object_id=member.pk
     )
     return password
+
+
+@transaction.atomic
+def member_password_changed(*, acting_user: User) -> None:
+    """Record that a member chose their own password (the form has saved it)."""
+    Membership.objects.filter(user=acting_user).update(must_change_password=False)
+    record_event(
+        actor=acting_user,
+        action="member.password_change",
+        object_type="user",
+        object_id=acting_user.pk,
+    )
+
+
+def login_failure_record(*, username: str, locked_out: bool) -> None:
+    """Audit a failed console sign-in (its own change: nothing else is written)."""
+    record_event_atomically(
+        actor=None,
+        action="login.failure",
+        object_type="user",
+        object_id=username[:100],
+        after={"username": username[:150], "locked_out": locked_out},
+    )
 
 
 @dataclass(frozen=True)
@@ -192,8 +226,12 @@ def token_issue(
         action="token.issue",
         object_type="api_token",
         object_id=token.pk,
-        after={"user": user.username, "prefix": token.prefix, "scope": scope,
-               "expires_at": token.expires_at.isoformat()},
+        after={
+            "user": user.username,
+            "prefix": token.prefix,
+            "scope": scope,
+            "expires_at": token.expires_at.isoformat(),
+        },
     )
     return IssuedToken(token=token, plaintext=new.plaintext)
 

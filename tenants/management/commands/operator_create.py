@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--email", default="")
-        parser.add_argument("--superuser", action="store_true", help="also a Django admin superuser")
+        parser.add_argument(
+            "--superuser", action="store_true", help="also a Django admin superuser"
+        )
 
     def handle(self, *args, **options):
         if User.objects.filter(username=options["username"]).exists():
@@ -20,11 +22,19 @@ class Command(BaseCommand):
         password = generate_password()
         with transaction.atomic():
             user = User.objects.create_user(
-                username=options["username"], email=options["email"], password=password,
-                is_staff=True, is_superuser=options["superuser"],
+                username=options["username"],
+                email=options["email"],
+                password=password,
+                is_staff=True,
+                is_superuser=options["superuser"],
             )
-            record_event(actor=None, action="operator.create", object_type="user",
-                         object_id=user.pk, after={"username": user.username})
+            record_event(
+                actor=None,
+                action="operator.create",
+                object_type="user",
+                object_id=user.pk,
+                after={"username": user.username},
+            )
         self.stdout.write(self.style.SUCCESS(f"Created operator {user.username!r}."))
         self.stdout.write(f"Password: {password}")
         self.stdout.write(

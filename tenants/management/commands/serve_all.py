@@ -51,17 +51,58 @@ class Command(BaseCommand):
         bin_dir = Path(sys.executable).parent
         data_dir = Path(settings.DATA_DIR)
         commands = {
-            "web": [str(bin_dir / "gunicorn"), "mlgov.wsgi", "--bind", options["bind"],
-                    "--workers", str(options["web_workers"]), "--access-logfile", "-",
-                    "--forwarded-allow-ips", "127.0.0.1"],
-            "worker": [str(bin_dir / "celery"), "-A", "mlgov", "worker", "-Q",
-                       "default,evaluation", "--concurrency", "2", "-n", "default@%h",
-                       "--loglevel", "INFO"],
-            "worker-training": [str(bin_dir / "celery"), "-A", "mlgov", "worker", "-Q",
-                                "training", "--concurrency", "1", "--max-tasks-per-child", "1",
-                                "-n", "training@%h", "--loglevel", "INFO"],
-            "beat": [str(bin_dir / "celery"), "-A", "mlgov", "beat", "--loglevel", "INFO",
-                     "-s", str(data_dir / "celerybeat-schedule")],
+            "web": [
+                str(bin_dir / "gunicorn"),
+                "mlgov.wsgi",
+                "--bind",
+                options["bind"],
+                "--workers",
+                str(options["web_workers"]),
+                "--access-logfile",
+                "-",
+                "--forwarded-allow-ips",
+                "127.0.0.1",
+            ],
+            "worker": [
+                str(bin_dir / "celery"),
+                "-A",
+                "mlgov",
+                "worker",
+                "-Q",
+                "default,evaluation",
+                "--concurrency",
+                "2",
+                "-n",
+                "default@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            "worker-training": [
+                str(bin_dir / "celery"),
+                "-A",
+                "mlgov",
+                "worker",
+                "-Q",
+                "training",
+                "--concurrency",
+                "1",
+                "--max-tasks-per-child",
+                "1",
+                "-n",
+                "training@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            "beat": [
+                str(bin_dir / "celery"),
+                "-A",
+                "mlgov",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(data_dir / "celerybeat-schedule"),
+            ],
         }
         children: dict[str, subprocess.Popen] = {}
         stopping = False
@@ -120,6 +161,8 @@ class Command(BaseCommand):
         w(f"\nDemo tenant {slug!r}{' (created now)' if created else ''}: user / password")
         for username, password in passwords.items():
             w(f"  {username:<11} {password}")
-        w(f"\nAn API token: .venv/bin/python manage.py token_issue --tenant {slug} "
-          f"--user maintainer --scope write")
+        w(
+            f"\nAn API token: .venv/bin/python manage.py token_issue --tenant {slug} "
+            f"--user maintainer --scope write"
+        )
         w("Press Ctrl-C to stop everything.\n")

@@ -9,7 +9,9 @@ class Command(BaseCommand):
     help = "Create a tenant (a clone of the template schema), its role groups and its owner."
 
     def add_arguments(self, parser):
-        parser.add_argument("slug", help="lowercase letters, digits and hyphens; the /t/<slug>/ path")
+        parser.add_argument(
+            "slug", help="lowercase letters, digits and hyphens; the /t/<slug>/ path"
+        )
         parser.add_argument("--name", required=True, help="display name of the tenant")
         parser.add_argument("--owner", required=True, help="user name of the tenant's first owner")
         parser.add_argument("--owner-email", required=True)
