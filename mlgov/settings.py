@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Datasets, experiments, models, jobs and governance of one tenant.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and Swagger UI answer signed-in callers only (members under /t/<slug>/,
+    # operators in `public`); drf-spectacular's default would serve them to anyone.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

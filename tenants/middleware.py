@@ -15,6 +15,7 @@ from django.urls import get_script_prefix, set_script_prefix
 
 from mlgov.api.errors import error_body, json_or_html_404
 from tenants.models import Tenant
+from tenants.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN
 
 TENANT_PATH_PREFIX = "/t/"
 
@@ -38,9 +39,15 @@ class TenantPathMiddleware:
             request.urlconf = settings.ROOT_URLCONF
             return self.get_response(request)
 
-        tenant = Tenant.objects.filter(slug=slug).only(
-            "id", "slug", "schema_name", "name", "status", "plan_id"
-        ).first()
+        # A segment that cannot be a slug (NUL bytes, 10 kB of junk) is a 404 without a query.
+        well_formed = len(slug) <= MAX_SLUG_LENGTH and SLUG_PATTERN.match(slug) is not None
+        tenant = (
+            Tenant.objects.filter(slug=slug)
+            .only("id", "slug", "schema_name", "name", "status", "plan_id")
+            .first()
+            if well_formed
+            else None
+        )
         if tenant is None or tenant.schema_name == "public":
             # Never fall back to the public schema for an unknown slug.
             return json_or_html_404(request)

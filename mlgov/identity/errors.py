@@ -34,3 +34,8 @@ class ScopeTooWide(IdentityError):
 
 class InvalidExpiry(IdentityError):
     code = "invalid_expiry"
+
+
+class ServiceAccountPassword(IdentityError):
+    code = "service_account_password"
+    status = 409

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from mlgov.identity import roles
+from mlgov.identity import roles, services
 from mlgov.identity.models import Membership
 
 
@@ -23,6 +24,14 @@ class TenantLoginView(auth_views.LoginView):
             return redirect("password-change")
         return response
 
+    def form_invalid(self, form):
+        # Every failed sign-in is audited (DESIGN.md), throttled ones included.
+        services.login_failure_record(
+            username=str(form.data.get("username", "")),
+            locked_out=bool(getattr(self.request, "axes_locked_out", False)),
+        )
+        return super().form_invalid(form)
+
 
 class TenantLogoutView(auth_views.LogoutView):
     pass
@@ -32,9 +41,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "identity/password_change.html"
     success_url = reverse_lazy("console-home")
 
+    @transaction.atomic
     def form_valid(self, form):
         response = super().form_valid(form)
-        Membership.objects.filter(user=self.request.user).update(must_change_password=False)
+        services.member_password_changed(acting_user=self.request.user)
         return response
 
 

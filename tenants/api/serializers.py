@@ -27,7 +27,9 @@ class TenantOutput(serializers.ModelSerializer):
 
 
 class TenantCreateInput(serializers.Serializer):
-    slug = serializers.CharField(max_length=40)
+    # No length, blank or whitespace rules here: the service validates the slug and answers
+    # every bad one with `invalid_slug` (a trimmed " acme" would otherwise pass silently).
+    slug = serializers.CharField(allow_blank=True, trim_whitespace=False)
     name = serializers.CharField(max_length=200)
     owner_username = serializers.RegexField(r"^[A-Za-z0-9_.@+-]{1,150}$")
     owner_email = serializers.EmailField()

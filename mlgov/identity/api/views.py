@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -13,6 +12,7 @@ from mlgov.api.viewsets import TenantGenericViewSet
 from mlgov.identity import selectors, services
 from mlgov.identity.api import serializers
 from mlgov.identity.errors import IdentityError
+from mlgov.identity.models import ApiToken
 
 
 def _domain_error(error: IdentityError) -> DomainError:
@@ -79,7 +79,10 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
     @action(detail=True, methods=["post"], url_path="reset-password")
     def reset_password(self, request, pk=None):
         member = self.get_object()
-        password = services.member_reset_password(acting_user=request.user, member=member)
+        try:
+            password = services.member_reset_password(acting_user=request.user, member=member)
+        except IdentityError as error:
+            raise _domain_error(error) from None
         return Response({"id": member.pk, "one_time_password": password})
 
 
@@ -94,6 +97,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGener
     required_scopes = {"POST": "admin", "DELETE": "admin"}
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation, no user
+            return ApiToken.objects.none()
         return selectors.token_list(acting_user=self.request.user)
 
     @extend_schema(request=serializers.TokenCreateInput, responses=serializers.TokenCreateOutput)
@@ -116,7 +121,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGener
     @extend_schema(request=None, responses=serializers.TokenOutput)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        token = get_object_or_404(self.get_queryset(), pk=pk)
+        # DRF's get_object turns a malformed id into a 404 (Django's shortcut raises a 500).
+        token = self.get_object()
         services.token_revoke(acting_user=request.user, token=token)
         return Response(serializers.TokenOutput(token).data)
 
