@@ -6,10 +6,12 @@ from rest_framework.routers import DefaultRouter
 
 from mlgov.identity import views as identity_views
 from mlgov.identity.api.views import MemberViewSet, TokenViewSet
+from registry.api import routes as registry_routes
 
 router = DefaultRouter()
 router.register("members", MemberViewSet, basename="member")
 router.register("tokens", TokenViewSet, basename="token")
+registry_routes.register(router)
 
 urlpatterns = [
     path("", identity_views.console_home, name="console-home"),

@@ -22,13 +22,30 @@ ROLE_DESCRIPTIONS = {
     VIEWER: "Reads what the tenant shares with everyone",
 }
 
+# Registry objects guarded by django-guardian. A role's permission on them holds for every
+# object of the tenant; per-object grants (the creator gets all of them) add to that.
+_REGISTRY_MODELS = ("dataset", "experiment", "registeredmodel")
+
+
+def _registry(*actions: str) -> tuple[str, ...]:
+    return tuple(f"registry.{action}_{model}" for model in _REGISTRY_MODELS for action in actions)
+
+
 # Later apps add their permissions to these lists (as strings) when they land.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    OWNER: ("identity.view_members", "identity.manage_members"),
-    MAINTAINER: (),
-    REVIEWER: (),
-    AUDITOR: ("identity.view_members",),
-    VIEWER: (),
+    OWNER: (
+        "identity.view_members",
+        "identity.manage_members",
+        *_registry("view", "add", "change", "delete", "download"),
+        "registry.approve_registeredmodel",
+        "registry.deploy_registeredmodel",
+    ),
+    # Maintainers see everything and create freely; they change, delete and download
+    # what they created or were granted (object permissions).
+    MAINTAINER: _registry("view", "add"),
+    REVIEWER: (*_registry("view"), "registry.approve_registeredmodel"),
+    AUDITOR: ("identity.view_members", *_registry("view")),
+    VIEWER: _registry("view"),
 }
 
 
