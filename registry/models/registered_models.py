@@ -44,6 +44,7 @@ class ModelVersion(models.Model):
         SKOPS = "skops", "skops"
         ONNX = "onnx", "ONNX"
         PICKLE = "pickle", "pickle (checked statically)"
+        JOBLIB = "joblib", "joblib (checked statically)"
         CLOUDPICKLE = "cloudpickle", "cloudpickle (checked statically)"
         MLFLOW = "mlflow", "MLflow model directory"
 
