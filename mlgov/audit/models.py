@@ -1,3 +1,5 @@
+"""The audit event table: one per schema (`public` for the platform, one per tenant)."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -23,6 +25,12 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["sequence"]
         indexes = [models.Index(fields=["occurred_at"]), models.Index(fields=["actor_id"])]
+        # No add/change/delete: events are written only by the recorder and never changed.
+        default_permissions = ()
+        permissions = [
+            ("view_auditlog", "Can list, filter and export the audit log"),
+            ("verify_auditlog", "Can verify the audit log's hash chain"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"

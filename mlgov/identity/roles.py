@@ -31,6 +31,10 @@ def _registry(*actions: str) -> tuple[str, ...]:
     return tuple(f"registry.{action}_{model}" for model in _REGISTRY_MODELS for action in actions)
 
 
+# Reading, filtering, exporting and verifying the audit log: auditors and owners only.
+_AUDIT_LOG = ("audit.view_auditlog", "audit.verify_auditlog")
+
+
 # Later apps add their permissions to these lists (as strings) when they land.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OWNER: (
@@ -39,12 +43,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         *_registry("view", "add", "change", "delete", "download"),
         "registry.approve_registeredmodel",
         "registry.deploy_registeredmodel",
+        *_AUDIT_LOG,
     ),
     # Maintainers see everything and create freely; they change, delete and download
     # what they created or were granted (object permissions).
     MAINTAINER: _registry("view", "add"),
     REVIEWER: (*_registry("view"), "registry.approve_registeredmodel"),
-    AUDITOR: ("identity.view_members", *_registry("view")),
+    AUDITOR: ("identity.view_members", *_registry("view"), *_AUDIT_LOG),
     VIEWER: _registry("view"),
 }
 
