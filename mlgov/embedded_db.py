@@ -8,6 +8,7 @@ server and the workers share one database in the project's data folder.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +19,9 @@ DATABASE_NAME = "mlgov"
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or reuse) the embedded server and return a URL for the mlgov database."""
     import pgserver  # imported here: production installs never start it
+
+    # pgserver logs from an atexit hook, after test runners have closed their streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     pg_dir = data_dir / "pg"
     pg_dir.mkdir(parents=True, exist_ok=True)

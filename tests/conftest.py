@@ -34,14 +34,13 @@ PERSONAS_ALPHA = {
 
 
 def _admin_connection():
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-    )
+    # The same parameters Django uses (socket path for the embedded server included),
+    # pointed at the maintenance database.
+    params = connection.get_connection_params()
+    params["dbname"] = "postgres"
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    conn = psycopg2.connect(**params)
     conn.autocommit = True
     return conn
 
@@ -97,6 +96,14 @@ def django_db_setup(django_db_blocker):
         _create_tenant_with_personas("beta", "carol", {})
         connection.set_schema_to_public()
     return
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_looked_up_per_request():
+    """WhiteNoise scans every static file (drf-spectacular-sidecar ships thousands) each time
+    a test Client loads its middleware: ~55 ms per Client. Autorefresh looks a file up when
+    it is asked for instead; static files are still served."""
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture()
@@ -204,3 +211,63 @@ def committed_tenant(django_db_blocker):
         tenant = _create_tenant_with_personas(slug, "owner", {"maint": "maintainer"})
         connection.set_schema_to_public()
         yield tenant
+
+
+# --- platform operators and console sessions -----------------------------------------
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class PlatformApi(TenantApi):
+    """A test client for the public schema's platform API (/api/v1/...)."""
+
+    def url(self, path: str) -> str:
+        return f"/{path.lstrip('/')}"
+
+
+@pytest.fixture()
+def operator(db):
+    """olivia: a platform operator, a staff user of the public schema."""
+    from django.contrib.auth.models import User
+
+    with schema_context("public"):
+        return User.objects.create_user(username="olivia", email="olivia@ops.test", is_staff=True)
+
+
+@pytest.fixture()
+def platform_api(db):
+    """`platform_api(user, scope="admin")`: a PlatformApi with a token issued in `public`
+    (what `token_issue --platform` does); `platform_api(None)` is anonymous."""
+    from mlgov.identity.services import token_issue
+
+    def make(user, scope="admin"):
+        if user is None:
+            return PlatformApi("", Client())
+        with schema_context("public"):
+            token = token_issue(acting_user=None, user=user, name="test", scope=scope).plaintext
+        return PlatformApi("", Client(), f"Bearer {token}")
+
+    return make
+
+
+@pytest.fixture()
+def console_login(db):
+    """`console_login(tenant, "alice")`: a Client signed in through /t/<slug>/login/.
+    The member's password is set to PASSWORD and no longer needs changing."""
+    from mlgov.identity.models import Membership
+
+    def login(tenant, username, client=None):
+        with schema_context(tenant.schema_name):
+            user = user_in(tenant, username)
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+            Membership.objects.filter(user=user).update(must_change_password=False)
+        client = client or Client()
+        response = client.post(
+            f"/t/{tenant.slug}/login/", {"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.content
+        return client
+
+    return login
