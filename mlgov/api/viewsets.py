@@ -25,8 +25,11 @@ def restrict(queryset: QuerySet, user, action: str = "view") -> QuerySet:
     """Objects of `queryset` on which `user` holds `<action>_<model>` globally or per object."""
     meta = queryset.model._meta
     permission = f"{meta.app_label}.{action}_{meta.model_name}"
+    # guardian ignores accept_global_perms unless with_superuser is True; a role's global
+    # permission must cover every object of the tenant (a superuser holds every permission
+    # through has_perm anyway, so this grants superusers nothing more).
     return get_objects_for_user(
-        user, permission, klass=queryset, accept_global_perms=True, with_superuser=False
+        user, permission, klass=queryset, accept_global_perms=True, with_superuser=True
     )
 
 
