@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from dataclasses import dataclass
 
 import psycopg2
@@ -264,8 +265,13 @@ def console_login(db):
             user.save(update_fields=["password"])
             Membership.objects.filter(user=user).update(must_change_password=False)
         client = client or Client()
+        # Like a browser: open the form, then post it with its CSRF token (a client with
+        # enforce_csrf_checks=True needs it).
+        form = client.get(f"/t/{tenant.slug}/login/")
+        csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form.content)
         response = client.post(
-            f"/t/{tenant.slug}/login/", {"username": username, "password": PASSWORD}
+            f"/t/{tenant.slug}/login/",
+            {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf[1].decode()},
         )
         assert response.status_code == 302, response.content
         return client

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -37,8 +38,18 @@ def _flatten_codes(detail) -> str:
     return getattr(detail, "code", None) or "invalid"
 
 
+def _render_as_json(context) -> None:
+    # Errors are JSON whatever the view renders (the OpenAPI YAML, Swagger's HTML, a CSV
+    # export): DRF's finalize_response takes the renderer from the request.
+    request = context.get("request")
+    if request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def api_exception_handler(exc, context):
-    """DRF exception handler producing the mlgov error shape."""
+    """DRF exception handler producing the mlgov error shape, always as JSON."""
+    _render_as_json(context)
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.error_code, str(exc.detail), exc.details), status=exc.status_code

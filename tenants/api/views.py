@@ -32,7 +32,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ordering_fields = ["slug", "created_at"]
 
     @extend_schema(request=serializers.TenantCreateInput, responses=serializers.TenantCreateOutput)
-    def create(self, request):
+    def create(self, request, *args, **kwargs):
         data = serializers.TenantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -48,7 +48,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=serializers.TenantSuspendInput, responses=serializers.TenantOutput)
     @action(detail=True, methods=["post"])
-    def suspend(self, request, slug=None):
+    def suspend(self, request, *args, **kwargs):
         tenant = self.get_object()
         data = serializers.TenantSuspendInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -59,7 +59,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=None, responses=serializers.TenantOutput)
     @action(detail=True, methods=["post"])
-    def resume(self, request, slug=None):
+    def resume(self, request, *args, **kwargs):
         tenant = self.get_object()
         services.tenant_resume(acting_user=request.user, tenant=tenant)
         return Response(serializers.TenantOutput(tenant).data)

@@ -41,7 +41,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
         return selectors.member_list(acting_user=self.request.user)
 
     @extend_schema(request=serializers.MemberCreateInput, responses=serializers.MemberCreateOutput)
-    def create(self, request):
+    def create(self, request, *args, **kwargs):
         data = serializers.MemberCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -53,7 +53,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
         return Response(serializers.MemberCreateOutput(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.MemberUpdateInput, responses=serializers.MemberOutput)
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, *args, **kwargs):
         member = self.get_object()
         data = serializers.MemberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,7 +66,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
         return Response(serializers.MemberOutput(member).data)
 
     @extend_schema(request=None, responses=serializers.MemberOutput)
-    def destroy(self, request, pk=None):
+    def destroy(self, request, *args, **kwargs):
         """Deactivates the member and revokes their tokens; the record stays for the audit trail."""
         member = self.get_object()
         try:
@@ -77,7 +77,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
 
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"], url_path="reset-password")
-    def reset_password(self, request, pk=None):
+    def reset_password(self, request, *args, **kwargs):
         member = self.get_object()
         try:
             password = services.member_reset_password(acting_user=request.user, member=member)
@@ -102,7 +102,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGener
         return selectors.token_list(acting_user=self.request.user)
 
     @extend_schema(request=serializers.TokenCreateInput, responses=serializers.TokenCreateOutput)
-    def create(self, request):
+    def create(self, request, *args, **kwargs):
         data = serializers.TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -120,13 +120,13 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGener
 
     @extend_schema(request=None, responses=serializers.TokenOutput)
     @action(detail=True, methods=["post"])
-    def revoke(self, request, pk=None):
+    def revoke(self, request, *args, **kwargs):
         # DRF's get_object turns a malformed id into a 404 (Django's shortcut raises a 500).
         token = self.get_object()
         services.token_revoke(acting_user=request.user, token=token)
         return Response(serializers.TokenOutput(token).data)
 
     @extend_schema(request=None, responses=serializers.TokenOutput)
-    def destroy(self, request, pk=None):
+    def destroy(self, request, *args, **kwargs):
         """Same as revoke: the token row stays so the audit trail can name it."""
-        return self.revoke(request, pk=pk)
+        return self.revoke(request, *args, **kwargs)

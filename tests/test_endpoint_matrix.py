@@ -1,0 +1,320 @@
+"""The permission matrix: every route of both URLconfs, and what each kind of caller gets.
+
+The routes are walked from Django's resolvers (through includes and DRF routers), so a
+new route without an entry in the tables below fails the suite: deciding who may call
+it is part of adding it (STYLE.md rule 12, NetBox's generated "without permission" tests).
+
+Callers, in table order:
+- anonymous: no credentials at all;
+- bob: a member of alpha without any role, with an admin-scoped token;
+- read: alice (alpha's owner) with a read-scoped token;
+- cross: carol's admin token from tenant beta, used under /t/alpha/ (and against `public`).
+
+A route's DRF format-suffix twin (`members.json`) shares its entry and is called too.
+Every method not listed for a route is called as well and must not answer 2xx.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django_tenants.utils import schema_context
+
+from tests.conftest import user_in
+
+CALLERS = ("anonymous", "bob", "read", "cross")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HEALTH = frozenset({200, 503})  # 503 when the broker is down: still no data
+
+# --- the tables ------------------------------------------------------------------------
+# route (as displayed by `_display`): {method: (anonymous, bob, read, cross)}
+
+TENANT_ROUTES: dict[str, dict[str, tuple]] = {
+    # console: tokens are not console credentials, so every caller is sent to sign in
+    "": {"GET": (302, 302, 302, 302)},
+    "login/": {"GET": (200, 200, 200, 200), "POST": (200, 200, 200, 200)},
+    "logout/": {"POST": (302, 302, 302, 302)},
+    "password/": {"GET": (302, 302, 302, 302), "POST": (302, 302, 302, 302)},
+    # REST: the API root, members (role permission), tokens (any member, own tokens only)
+    "api/v1/": {"GET": (401, 200, 200, 401)},
+    "api/v1/members/": {"GET": (401, 403, 200, 401), "POST": (401, 403, 403, 401)},
+    "api/v1/members/{pk}/": {
+        "GET": (401, 403, 200, 401),
+        "PATCH": (401, 403, 403, 401),
+        "DELETE": (401, 403, 403, 401),
+    },
+    "api/v1/members/{pk}/reset-password/": {"POST": (401, 403, 403, 401)},
+    # bob's POST is refused for its empty body (400), not for lack of rights: any member
+    # may hold tokens. {pk} is one of alice's tokens, which bob cannot see (404).
+    "api/v1/tokens/": {"GET": (401, 200, 200, 401), "POST": (401, 400, 403, 401)},
+    "api/v1/tokens/{pk}/": {"GET": (401, 404, 200, 401), "DELETE": (401, 404, 403, 401)},
+    "api/v1/tokens/{pk}/revoke/": {"POST": (401, 404, 403, 401)},
+    "api/schema/": {"GET": (401, 200, 200, 401)},
+    "api/docs/": {"GET": (401, 200, 200, 401)},
+}
+
+# Under `public` no tenant credential exists: every token above is unknown there.
+PUBLIC_ROUTES: dict[str, dict[str, tuple]] = {
+    "healthz": {"GET": (HEALTH, HEALTH, HEALTH, HEALTH)},
+    "api/v1/": {"GET": (401, 401, 401, 401)},
+    "api/v1/tenants/": {"GET": (401, 401, 401, 401), "POST": (401, 401, 401, 401)},
+    "api/v1/tenants/{slug}/": {"GET": (401, 401, 401, 401)},
+    "api/v1/tenants/{slug}/suspend/": {"POST": (401, 401, 401, 401)},
+    "api/v1/tenants/{slug}/resume/": {"POST": (401, 401, 401, 401)},
+    "api/v1/plans/": {"GET": (401, 401, 401, 401)},
+    "api/v1/plans/{pk}/": {"GET": (401, 401, 401, 401)},
+    "api/schema/": {"GET": (401, 401, 401, 401)},
+    "api/docs/": {"GET": (401, 401, 401, 401)},
+    # Django admin: staff sessions of `public` only; everyone else is sent to its login
+    "admin/": {"GET": (302, 302, 302, 302)},
+    "admin/login/": {"GET": (200, 200, 200, 200), "POST": (200, 200, 200, 200)},
+    "admin/logout/": {"POST": (302, 302, 302, 302)},
+    "admin/password_change/": {"GET": (302, 302, 302, 302)},
+    "admin/password_change/done/": {"GET": (302, 302, 302, 302)},
+    "admin/autocomplete/": {"GET": (302, 302, 302, 302)},
+    "admin/jsi18n/": {"GET": (302, 302, 302, 302)},
+    "admin/r/{content_type_id}/{object_id}/": {"GET": (302, 302, 302, 302)},
+    "admin/{app_label}/": {"GET": (302, 302, 302, 302)},
+    "admin/{url}": {"GET": (302, 302, 302, 302)},
+    "admin/auth/user/{id}/password/": {"GET": (302, 302, 302, 302)},
+}
+
+# Every model registered with the admin site, and the routes the admin gives each one.
+ADMIN_MODELS = (
+    "auth/group",
+    "auth/user",
+    "axes/accessattempt",
+    "axes/accessfailurelog",
+    "axes/accesslog",
+    "identity/apitoken",
+    "identity/membership",
+    "tenants/domain",
+    "tenants/plan",
+    "tenants/tenant",
+    "tenants/usagerecord",
+)
+ADMIN_MODEL_ROUTES = (
+    "",
+    "add/",
+    "{object_id}/",
+    "{object_id}/change/",
+    "{object_id}/delete/",
+    "{object_id}/history/",
+)
+for _model in ADMIN_MODELS:
+    for _route in ADMIN_MODEL_ROUTES:
+        PUBLIC_ROUTES[f"admin/{_model}/{_route}"] = {
+            "GET": (302, 302, 302, 302),
+            "POST": (302, 302, 302, 302),
+        }
+
+# Routes that answer 2xx to a caller without credentials for them: sign-in forms and health.
+OPEN_ROUTES = {("tenant", "login/"), ("public", "healthz"), ("public", "admin/login/")}
+# Routes any member of the tenant may use, whatever their role (bob included).
+MEMBER_ROUTES = {
+    ("tenant", r)
+    for r in ("api/v1/", "api/v1/tokens/", "api/v1/tokens/{pk}/", "api/schema/", "api/docs/")
+}
+
+URLCONFS = {"tenant": "mlgov.urls_tenants", "public": "mlgov.urls_public"}
+TABLES = {"tenant": TENANT_ROUTES, "public": PUBLIC_ROUTES}
+
+# --- walking the URLconfs ----------------------------------------------------------------
+
+_FORMAT_REGEX = r"\.(?P<format>[a-z0-9]+)/?$"
+_FORMAT_CONVERTER = "<drf_format_suffix:format>"
+
+
+@dataclass(frozen=True)
+class Route:
+    side: str  # "tenant" or "public"
+    pattern: str  # the full pattern as Django joins it
+    display: str  # its table key
+    format_suffix: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.side, self.display)
+
+
+def _display(pattern: str) -> tuple[str, bool]:
+    """`api/v1/^members/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$` -> (`api/v1/members/{pk}/`,
+    True): regex anchors dropped, parameters as {name}, a format suffix folded into its twin."""
+    format_suffix = _FORMAT_REGEX in pattern or _FORMAT_CONVERTER in pattern
+    text = pattern.replace(_FORMAT_REGEX, "/$").replace(_FORMAT_CONVERTER, "")
+    text = text.replace("^", "").replace("$", "")
+    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text)
+    text = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)
+    return text.replace("\\", ""), format_suffix
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern)
+
+
+def all_routes() -> list[Route]:
+    routes = []
+    for side, urlconf in URLCONFS.items():
+        for pattern in _walk(get_resolver(urlconf).url_patterns):
+            display, format_suffix = _display(pattern)
+            routes.append(Route(side, pattern, display, format_suffix))
+    return routes
+
+
+ROUTES = all_routes()
+
+
+def test_every_route_has_an_entry_and_every_entry_a_route():
+    # given the routes Django resolves / when compared with the tables
+    walked = {route.key for route in ROUTES}
+    tabled = {(side, display) for side, table in TABLES.items() for display in table}
+    # then a route without an entry fails, and so does an entry for a route that went away
+    assert walked - tabled == set(), "routes without an entry in the permission matrix"
+    assert tabled - walked == set(), "entries for routes that no longer exist"
+
+
+def test_the_table_itself_never_grants_a_protected_route():
+    # given the table / then 2xx appears only where the route is open to that caller
+    for side, table in TABLES.items():
+        for display, methods in table.items():
+            for method, expected in methods.items():
+                for caller, status in zip(CALLERS, expected, strict=True):
+                    codes = status if isinstance(status, frozenset) else {status}
+                    if not any(200 <= code < 300 for code in codes):
+                        continue
+                    where = (side, display)
+                    if caller in ("anonymous", "cross"):
+                        assert where in OPEN_ROUTES, (where, method, caller)
+                    elif caller == "bob":
+                        assert where in OPEN_ROUTES | MEMBER_ROUTES, (where, method, caller)
+                    else:  # a read-scoped token never writes
+                        assert method == "GET" or where in OPEN_ROUTES, (where, method, caller)
+
+
+# --- calling every route as every caller -------------------------------------------------
+
+
+@pytest.fixture()
+def matrix_world(alpha, beta):
+    """Tokens of the four callers and the ids the routes' parameters need."""
+    from mlgov.identity.services import token_issue
+    from tenants.models import Plan
+
+    with schema_context(alpha.schema_name):
+        alice = user_in(alpha, "alice")
+        bob = user_in(alpha, "bob")
+        read = token_issue(acting_user=None, user=alice, name="read", scope="read")
+        bobs = token_issue(acting_user=None, user=bob, name="bob", scope="admin")
+    with schema_context(beta.schema_name):
+        carol = user_in(beta, "carol")
+        cross = token_issue(acting_user=None, user=carol, name="carol", scope="admin")
+    values = {
+        "tenant": {"pk": None, "format": "json"},
+        "public": {
+            "slug": alpha.slug,
+            "pk": str(Plan.objects.order_by("pk").first().pk),
+            "object_id": "1",
+            "id": "1",
+            "content_type_id": "1",
+            "app_label": "auth",
+            "url": "no-such-page/",
+        },
+    }
+    return {
+        "authorization": {
+            "anonymous": None,
+            "bob": f"Bearer {bobs.plaintext}",
+            "read": f"Bearer {read.plaintext}",
+            "cross": f"Bearer {cross.plaintext}",
+        },
+        "values": values,
+        "alice_pk": str(alice.pk),
+        "alice_token_pk": str(read.token.pk),
+    }
+
+
+def _concrete_path(route: Route, world) -> str:
+    values = dict(world["values"][route.side])
+    if route.side == "tenant":
+        # members/{pk} is alice; tokens/{pk} is one of alice's tokens
+        values["pk"] = world["alice_token_pk"] if "tokens/" in route.display else world["alice_pk"]
+    path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.display)
+    if route.format_suffix:
+        # `members/{pk}/` -> `members/1.json`; the API root's twin is `api/v1/.json`
+        path = (path if _FORMAT_CONVERTER in route.pattern else path.rstrip("/")) + ".json"
+    prefix = "/t/alpha/" if route.side == "tenant" else "/"
+    return prefix + path
+
+
+def _resolves_to(route: Route, path: str) -> bool:
+    local = path.removeprefix("/t/alpha") if route.side == "tenant" else path
+    match = resolve(local, urlconf=URLCONFS[route.side])
+    display, format_suffix = _display(match.route)
+    return display == route.display and format_suffix == route.format_suffix
+
+
+def _call(method: str, path: str, authorization: str | None):
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    return client.generic(method, path, data=b"{}", content_type="application/json", **headers)
+
+
+def _is_api(route: Route) -> bool:
+    return route.display.startswith("api/") or route.display == "healthz"
+
+
+def _error_shape_problem(response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return "not JSON"
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or set(error) != {"code", "message", "details"}:
+        return f"not the error shape: {body!r}"
+    if not isinstance(error["code"], str) or not isinstance(error["details"], dict):
+        return f"bad code/details: {error!r}"
+    return None
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.side}:{r.pattern}")
+def test_route_answers_each_caller_as_the_matrix_says(route, matrix_world):
+    # given the route's entry and the four callers
+    entry = TABLES[route.side].get(route.display)
+    assert entry is not None, f"no matrix entry for {route.key}"
+    path = _concrete_path(route, matrix_world)
+    assert _resolves_to(route, path), f"{path} does not resolve to {route.pattern}"
+    problems = []
+    for method in METHODS:
+        for index, caller in enumerate(CALLERS):
+            # when the caller sends the method
+            response = _call(method, path, matrix_world["authorization"][caller])
+            status = response.status_code
+            # then the status is the table's, or (unlisted method) at least not a success
+            if method in entry:
+                expected = entry[method][index]
+                codes = expected if isinstance(expected, frozenset) else {expected}
+                if status not in codes:
+                    problems.append(f"{method} as {caller}: {status}, expected {expected}")
+            elif 200 <= status < 300 and (route.side, route.display) not in OPEN_ROUTES:
+                problems.append(f"{method} as {caller}: {status} for an unlisted method")
+            if status >= 500 and route.display != "healthz":
+                problems.append(f"{method} as {caller}: server error {status}")
+            # and every API error has the one error shape
+            if _is_api(route) and status >= 400 and status != 503:
+                shape = _error_shape_problem(response)
+                if shape:
+                    problems.append(f"{method} as {caller}: {status} {shape}")
+            # and a redirect away from a protected page goes to a sign-in page
+            if status == 302 and (route.side, route.display) not in OPEN_ROUTES:
+                location = response["Location"]
+                if not ("/login/" in location or location.endswith("/admin/")):
+                    problems.append(f"{method} as {caller}: redirected to {location}")
+    assert problems == [], f"{route.side}:{route.display} ({path})"
