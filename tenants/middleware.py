@@ -68,10 +68,23 @@ class TenantPathMiddleware:
         set_script_prefix(request.META.get("SCRIPT_NAME", "") + tenant_prefix + "/")
         connection.set_tenant(tenant)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
         finally:
             set_script_prefix(previous_prefix)
             connection.set_schema_to_public()
+        if response.streaming:
+            # A streaming body (an artifact download) is read after this returns: it must
+            # run in the tenant's schema too, and leave `public` behind when done.
+            response.streaming_content = _in_tenant_schema(tenant, response.streaming_content)
+        return response
+
+
+def _in_tenant_schema(tenant: Tenant, chunks):
+    connection.set_tenant(tenant)
+    try:
+        yield from chunks
+    finally:
+        connection.set_schema_to_public()
 
 
 class TenantCookiePathMiddleware:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
 from mlgov.audit.recorder import record_event
@@ -69,7 +69,11 @@ def tenant_create(
         schema_name=schema_name_for(slug),
         plan=plan or plan_default(),
     )
-    tenant.save()
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin is a 409, not a 500
+            tenant.save()
+    except IntegrityError:
+        raise SlugTaken(f"A tenant with slug {slug!r} exists already.") from None
     Domain.objects.create(domain=slug, tenant=tenant, is_primary=True)
     schema_clone_from_template(tenant.schema_name)
     with schema_context(tenant.schema_name):

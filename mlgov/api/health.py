@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from mlgov.api.errors import error_body
+
 
 def _check_database() -> dict:
     started = time.perf_counter()
@@ -33,6 +35,10 @@ def _check_broker() -> dict:
 
 
 def healthz(request):
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse(
+            error_body("method_not_allowed", f"Method {request.method} not allowed."), status=405
+        )
     checks = {"database": _check_database(), "broker": _check_broker()}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(

@@ -1,6 +1,7 @@
 """OpenAPI descriptions of mlgov's authentication schemes (drf-spectacular extensions)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -25,3 +26,16 @@ class ConsoleSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class TenantSchemaView(SpectacularAPIView):
+    """The tenant's OpenAPI document, with its /t/<slug>/ server so "Try it out" works."""
+
+    urlconf = "mlgov.urls_tenants"
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        tenant_path = getattr(request, "tenant_path", None)
+        if tenant_path and isinstance(response.data, dict):
+            response.data["servers"] = [{"url": tenant_path.rstrip("/")}]
+        return response

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import Group, Permission, User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mlgov.audit.recorder import record_event, record_event_atomically
@@ -83,7 +83,11 @@ def member_create(
     if User.objects.filter(username__iexact=username).exists():
         raise UsernameTaken(f"A member named {username!r} exists already.")
     password = None if service_account else generate_password()
-    user = User.objects.create_user(username=username, email=email, password=password)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin is a 409, not a 500
+            user = User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError:
+        raise UsernameTaken(f"A member named {username!r} exists already.") from None
     if service_account:
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -102,8 +106,14 @@ def member_create(
 
 
 def _ensure_another_owner(user: User) -> None:
-    owners = User.objects.filter(groups__name=roles.OWNER, is_active=True).exclude(pk=user.pk)
-    if not owners.exists():
+    # Lock the owners' rows: two owners demoting each other at once must not both pass.
+    owners = list(
+        User.objects.select_for_update()
+        .filter(groups__name=roles.OWNER, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not [pk for pk in owners if pk != user.pk]:
         raise LastOwner("A tenant keeps at least one active owner.")
 
 
