@@ -1,1 +1,1 @@
-"""Models of this app arrive with their issue."""
+"""Models of this app arrive with their issue (training jobs)."""
