@@ -21,7 +21,8 @@ def test_well_above_chance_and_logs_every_trial(classification_frame):
     )
     assert result.metrics["roc_auc"] > 0.9
     assert result.metrics["f1"] > 0.8
-    assert len(seen) == 4 and [t.number for t in seen] == [0, 1, 2, 3]
+    assert len(seen) == 4
+    assert [t.number for t in seen] == [0, 1, 2, 3]
     assert "region" not in result.feature_columns  # sensitive: never a feature by default
     assert result.signature["inputs"][0]["name"] == "energy"
     assert result.reference_profile["features"]["energy"]["kind"] == "numeric"

@@ -116,7 +116,7 @@ def test_recommendation_ranks_the_users_taste_first(listening_frame):
 
 
 @pytest.mark.parametrize(
-    "recipe,fixture,raw",
+    ("recipe", "fixture", "raw"),
     [
         ("regression", "regression_frame", {"target": "y"}),
         ("clustering", "blobs_frame", {}),
