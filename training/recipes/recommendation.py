@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.decomposition import TruncatedSVD
-from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 
 from training.recipes.base import (
@@ -111,10 +110,8 @@ def _fit(train, users, items, spec, components, content_frame):
         content = as_categorical_strings(content_frame, columns)
         pipeline = Pipeline([("prep", preprocessor(content, columns))]).fit(content)
         model["content"] = pipeline
+        # Plain arrays, no KD-tree: the server refuses tree indexes it cannot validate.
         model["content_vectors"] = np.asarray(pipeline.transform(content), dtype=float)
-        model["neighbors"] = NearestNeighbors(n_neighbors=min(10, len(content))).fit(
-            model["content_vectors"]
-        )
     return model
 
 
