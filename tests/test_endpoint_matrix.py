@@ -55,6 +55,42 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/tokens/{pk}/revoke/": {"POST": (401, 404, 403, 401)},
     "api/schema/": {"GET": (401, 200, 200, 401)},
     "api/docs/": {"GET": (401, 200, 200, 401)},
+    # registered models and versions: {pk}/{model_pk} is alice's model with version 1 (alias
+    # `champion`), model-versions/{pk} that version; bob sees none of it (404) and lists
+    # nothing (200); the read token reads and downloads. Lineage without ?node= is a 400.
+    "api/v1/models/": {"GET": (401, 200, 200, 401), "POST": (401, 403, 403, 401)},
+    "api/v1/models/{pk}/": {
+        "GET": (401, 404, 200, 401),
+        "PATCH": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/models/{pk}/permissions/": {"GET": (401, 404, 200, 401)},
+    "api/v1/models/{pk}/permissions/grant/": {"POST": (401, 404, 403, 401)},
+    "api/v1/models/{pk}/permissions/revoke/": {"POST": (401, 404, 403, 401)},
+    "api/v1/models/{model_pk}/versions/": {
+        "GET": (401, 404, 200, 401),
+        "POST": (401, 404, 403, 401),
+    },
+    "api/v1/models/{model_pk}/versions/{version}/": {"GET": (401, 404, 200, 401)},
+    "api/v1/models/{model_pk}/aliases/": {"GET": (401, 404, 200, 401)},
+    "api/v1/models/{model_pk}/aliases/{alias}/": {
+        "GET": (401, 404, 200, 401),
+        "PUT": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/model-versions/": {"GET": (401, 200, 200, 401)},
+    "api/v1/model-versions/{pk}/": {
+        "GET": (401, 404, 200, 401),
+        "PATCH": (401, 404, 403, 401),
+    },
+    "api/v1/model-versions/{pk}/card/": {
+        "GET": (401, 404, 200, 401),
+        "PUT": (401, 404, 403, 401),
+    },
+    "api/v1/model-versions/{pk}/stage/": {"POST": (401, 404, 403, 401)},
+    "api/v1/model-versions/{pk}/download/": {"GET": (401, 404, 200, 401)},
+    "api/v1/model-versions/{pk}/transitions/": {"GET": (401, 404, 200, 401)},
+    "api/v1/lineage/": {"GET": (401, 400, 400, 401)},
 }
 
 # Under `public` no tenant credential exists: every token above is unknown there.
@@ -117,7 +153,15 @@ OPEN_ROUTES = {("tenant", "login/"), ("public", "healthz"), ("public", "admin/lo
 # Routes any member of the tenant may use, whatever their role (bob included).
 MEMBER_ROUTES = {
     ("tenant", r)
-    for r in ("api/v1/", "api/v1/tokens/", "api/v1/tokens/{pk}/", "api/schema/", "api/docs/")
+    for r in (
+        "api/v1/",
+        "api/v1/tokens/",
+        "api/v1/tokens/{pk}/",
+        "api/schema/",
+        "api/docs/",
+        "api/v1/models/",  # lists only what the caller may see
+        "api/v1/model-versions/",  # versions of the models the caller may see
+    )
 }
 
 URLCONFS = {"tenant": "mlgov.urls_tenants", "public": "mlgov.urls_public"}
@@ -217,7 +261,7 @@ def matrix_world(alpha, beta):
         carol = user_in(beta, "carol")
         cross = token_issue(acting_user=None, user=carol, name="carol", scope="admin")
     values = {
-        "tenant": {"pk": None, "format": "json"},
+        "tenant": {"pk": None, "format": "json", **_model_world(alpha)},
         "public": {
             "slug": alpha.slug,
             "pk": str(Plan.objects.order_by("pk").first().pk),
@@ -241,11 +285,36 @@ def matrix_world(alpha, beta):
     }
 
 
+def _model_world(tenant) -> dict[str, str]:
+    """alice's registered model with version 1 (an uploaded file) named by alias `champion`."""
+    from registry.services.models import registered_model_create
+    from registry.services.stages import model_version_transition
+    from registry.services.versions import model_version_register_upload
+
+    with schema_context(tenant.schema_name):
+        alice = user_in(tenant, "alice")
+        model = registered_model_create(acting_user=alice, name="matrix")
+        version = model_version_register_upload(
+            acting_user=alice, model=model, source=[b"not a model"], model_format="pickle"
+        ).version
+        model_version_transition(acting_user=alice, version=version, alias="champion")
+    return {
+        "model_pk": str(model.pk),
+        "model_version_pk": str(version.pk),
+        "version": "1",
+        "alias": "champion",
+    }
+
+
 def _concrete_path(route: Route, world) -> str:
     values = dict(world["values"][route.side])
     if route.side == "tenant":
         # members/{pk} is alice; tokens/{pk} is one of alice's tokens
         values["pk"] = world["alice_token_pk"] if "tokens/" in route.display else world["alice_pk"]
+        if route.display.startswith("api/v1/models/"):
+            values["pk"] = values["model_pk"]
+        if route.display.startswith("api/v1/model-versions/"):
+            values["pk"] = values["model_version_pk"]
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.display)
     if route.format_suffix:
         # `members/{pk}/` -> `members/1.json`; the API root's twin is `api/v1/.json`

@@ -10,3 +10,13 @@ def register(router: DefaultRouter) -> None:
     # datasets
     # experiments and runs
     # registered models, versions, lineage
+    from registry.api.lineage import LineageViewSet
+    from registry.api.models import ModelAliasViewSet, RegisteredModelViewSet
+    from registry.api.versions import ModelVersionNestedViewSet, ModelVersionViewSet
+
+    router.register("models", RegisteredModelViewSet, basename="registered-model")
+    model = r"models/(?P<model_pk>[0-9]{1,18})"
+    router.register(f"{model}/versions", ModelVersionNestedViewSet, basename="model-version-nested")
+    router.register(f"{model}/aliases", ModelAliasViewSet, basename="model-alias")
+    router.register("model-versions", ModelVersionViewSet, basename="model-version")
+    router.register("lineage", LineageViewSet, basename="lineage")

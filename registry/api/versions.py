@@ -1,0 +1,389 @@
+"""Model versions: `models/<id>/versions/` (register, list, get by number) and the flat
+`model-versions/` (the console's list, edit, card, stage, download, transition history).
+
+Versions inherit permissions from their model: `view` to see, `change` to register, edit,
+write the card, move stages; `download` to fetch the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import django_filters
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from mlgov.api.errors import DomainError
+from mlgov.api.viewsets import TenantGenericViewSet
+from registry.api.models import (
+    StrictInput,
+    TagsField,
+    domain_error,
+    require_object_permission,
+)
+from registry.models import ModelCard, ModelVersion, RegisteredModel
+from registry.selectors import models as selectors
+from registry.services import versions as services
+from registry.services.models import RegistryError
+from registry.services.stages import model_version_transition
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object, given as JSON or (in a multipart form) as a JSON-encoded string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data, parse_constant=_refuse_constant)
+            except ValueError:
+                raise serializers.ValidationError("Must be a JSON object.") from None
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if len(json.dumps(value)) > 256 * 1024:
+            raise serializers.ValidationError("Must be at most 256 KiB of JSON.")
+        return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONTagsField(TagsField):
+    def get_value(self, dictionary):
+        # In a multipart form the tags come as one JSON string, not as `tags.<key>` fields.
+        if hasattr(dictionary, "getlist") and self.field_name in dictionary:
+            return dictionary.get(self.field_name)
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError("Must be a JSON object.") from None
+        return super().to_internal_value(data)
+
+
+class _VersionFields(StrictInput):
+    model_format = serializers.ChoiceField(choices=services.REGISTRABLE_FORMATS, required=False)
+    signature = JSONObjectField(required=False, help_text="input and output schema")
+    metrics = JSONObjectField(required=False)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    tags = JSONTagsField(required=False)
+    flavor = serializers.RegexField(r"^[a-z0-9_.-]{1,50}$", required=False)
+    idempotency_key = serializers.CharField(max_length=200, required=False)
+
+
+class VersionFromRunInput(_VersionFields):
+    run = serializers.CharField(max_length=64, help_text="run id or UUID")
+    artifact_path = serializers.CharField(
+        max_length=1000, help_text="the model file's name inside the run's artifacts"
+    )
+
+
+class VersionUploadInput(_VersionFields):
+    file = serializers.FileField()
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    model = serializers.IntegerField(source="registered_model_id")
+    model_name = serializers.CharField(source="registered_model.name")
+    run = serializers.IntegerField(source="run_id", allow_null=True)
+    run_uuid = serializers.UUIDField(source="run.uuid", default=None, format="hex")
+    size_bytes = serializers.IntegerField(source="artifact.size_bytes", default=None)
+    signed = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "model",
+            "model_name",
+            "version",
+            "run",
+            "run_uuid",
+            "model_format",
+            "flavor",
+            "verified",
+            "verification_detail",
+            "signed",
+            "signing_key_version",
+            "sha256",
+            "size_bytes",
+            "signature",
+            "metrics",
+            "status",
+            "stage",
+            "description",
+            "aliases",
+            "tags",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_signed(self, version: ModelVersion) -> bool:
+        return bool(version.ed25519_signature)
+
+    def get_aliases(self, version: ModelVersion) -> list[str]:
+        return sorted(alias.alias for alias in version.aliases.all())
+
+    def get_tags(self, version: ModelVersion) -> dict[str, str]:
+        return {tag.key: tag.value for tag in version.tags.all()}
+
+
+def _visible_model(request, model_pk) -> RegisteredModel:
+    model = selectors.visible_models(acting_user=request.user).filter(pk=model_pk).first()
+    if model is None:
+        raise Http404
+    return model
+
+
+def _fresh(request, version: ModelVersion) -> ModelVersion:
+    return selectors.model_version_list(acting_user=request.user).get(pk=version.pk)
+
+
+class ModelVersionNestedViewSet(mixins.ListModelMixin, TenantGenericViewSet):
+    """`models/<id>/versions/`: register (JSON from a run, or multipart upload), list, and
+    `models/<id>/versions/<number>/`."""
+
+    serializer_class = ModelVersionOutput
+    parser_classes = [JSONParser, MultiPartParser]
+    lookup_field = "version"
+    lookup_value_regex = "[0-9]{1,9}"
+    # Visibility of the model decides reads; registering needs `change` on it.
+    permissions_required = {"list": None, "retrieve": None, "create": None}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        model = _visible_model(self.request, self.kwargs["model_pk"])
+        return selectors.model_version_list(acting_user=self.request.user, model_id=model.pk)
+
+    @extend_schema(responses=ModelVersionOutput)
+    def retrieve(self, request, model_pk=None, version=None, **kwargs):
+        found = self.get_queryset().filter(version=int(version)).first()
+        if found is None:
+            raise Http404
+        return Response(ModelVersionOutput(found).data)
+
+    @extend_schema(
+        request={
+            "application/json": VersionFromRunInput,
+            "multipart/form-data": VersionUploadInput,
+        },
+        responses={201: ModelVersionOutput, 200: ModelVersionOutput},
+    )
+    def create(self, request, model_pk=None, **kwargs):
+        """Register the next version. 201 when created; 200 with the existing version when
+        the idempotency key already registered one (a redelivered job)."""
+        model = _visible_model(request, model_pk)
+        require_object_permission(request.user, model, "change")
+        uploading = request.content_type.startswith("multipart/")
+        data = (VersionUploadInput if uploading else VersionFromRunInput)(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        try:
+            if uploading:
+                upload = fields.pop("file")
+                registration = services.model_version_register_upload(
+                    acting_user=request.user,
+                    model=model,
+                    source=upload.chunks(),
+                    file_name=upload.name or "",
+                    **fields,
+                )
+            else:
+                run = selectors.run_for_registration(
+                    acting_user=request.user, run_ref=fields.pop("run")
+                )
+                if run is None:
+                    raise DomainError(
+                        status_code=400,
+                        code="run_not_found",
+                        message="No run you may read files of has that id.",
+                    )
+                registration = services.model_version_register_from_run(
+                    acting_user=request.user, model=model, run=run, **fields
+                )
+        except RegistryError as error:
+            raise domain_error(error) from None
+        return Response(
+            ModelVersionOutput(_fresh(request, registration.version)).data,
+            status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK,
+        )
+
+
+# --- the flat list and per-version commands ---------------------------------------------
+
+
+class ModelVersionFilter(django_filters.FilterSet):
+    model = django_filters.NumberFilter(field_name="registered_model_id")
+    stage = django_filters.ChoiceFilter(choices=ModelVersion.Stage.choices)
+    verified = django_filters.BooleanFilter()
+
+    class Meta:
+        model = ModelVersion
+        fields = ["model", "stage", "verified"]
+
+
+class VersionUpdateInput(StrictInput):
+    description = serializers.CharField(allow_blank=True, max_length=20000)
+
+
+class ModelCardIO(StrictInput):
+    intended_use = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    out_of_scope_use = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    training_data = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    evaluation_data = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    limitations = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    ethical_considerations = serializers.CharField(
+        allow_blank=True, required=False, max_length=20000
+    )
+    owners = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+
+
+class StageInput(StrictInput):
+    stage = serializers.ChoiceField(choices=ModelVersion.Stage.values)
+    reason = serializers.CharField(max_length=5000)
+
+
+class TransitionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    from_value = serializers.CharField()
+    to_value = serializers.CharField()
+    reason = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", default=None)
+    created_at = serializers.DateTimeField()
+
+
+class StageOutput(serializers.Serializer):
+    version = ModelVersionOutput()
+    transitions = TransitionOutput(many=True)
+
+
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSIONS = {"skops": "skops", "pickle": "pkl", "joblib": "joblib", "onnx": "onnx"}
+
+
+@extend_schema_view(list=extend_schema(responses=ModelVersionOutput(many=True)))
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
+    """`model-versions/`: every visible version (`?model=`, `?stage=`, `?verified=`)."""
+
+    serializer_class = ModelVersionOutput
+    filterset_class = ModelVersionFilter
+    ordering_fields = ["created_at", "version"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    # Visibility of the model decides reads (else 404); the object permission on the model
+    # decides commands (else 403).
+    permissions_required = {
+        "list": None,
+        "retrieve": None,
+        "partial_update": None,  # `change` on the model
+        "card": None,  # PUT: `change` on the model
+        "stage": None,  # `change` on the model; governance gates come later
+        "download": None,  # `download` on the model
+        "transitions": None,
+    }
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        return selectors.model_version_list(acting_user=self.request.user)
+
+    @extend_schema(request=VersionUpdateInput, responses=ModelVersionOutput)
+    def partial_update(self, request, pk=None, **kwargs):
+        """Only the description is edited here; stage and aliases have their own commands,
+        and digest, signature, status and verification are the server's."""
+        version = self.get_object()
+        require_object_permission(request.user, version.registered_model, "change")
+        data = VersionUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.model_version_update(
+            acting_user=request.user, version=version, **data.validated_data
+        )
+        return Response(ModelVersionOutput(_fresh(request, version)).data)
+
+    def _card_body(self, version: ModelVersion) -> dict:
+        card: ModelCard | None = selectors.model_card_get(version=version)
+        return {
+            **services.model_card_fields(card),
+            "model_version_id": version.pk,
+            "updated_by": card.updated_by.username if card and card.updated_by else None,
+            "updated_at": card.updated_at if card else None,
+        }
+
+    @extend_schema(methods=["GET"], request=None, responses=ModelCardIO)
+    @extend_schema(methods=["PUT"], request=ModelCardIO, responses=ModelCardIO)
+    @action(detail=True, methods=["get", "put"])
+    def card(self, request, pk=None, **kwargs):
+        """The model card. PUT replaces it: fields left out become blank."""
+        version = self.get_object()
+        if request.method == "PUT":
+            require_object_permission(request.user, version.registered_model, "change")
+            data = ModelCardIO(data=request.data)
+            data.is_valid(raise_exception=True)
+            services.model_card_put(
+                acting_user=request.user, version=version, **data.validated_data
+            )
+        return Response(self._card_body(version))
+
+    @extend_schema(request=StageInput, responses=StageOutput)
+    @action(detail=True, methods=["post"])
+    def stage(self, request, pk=None, **kwargs):
+        """Move the version to a stage. Production archives the model's previous production
+        version; both moves are recorded with who, when and why."""
+        version = self.get_object()
+        require_object_permission(request.user, version.registered_model, "change")
+        data = StageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            transitions = model_version_transition(
+                acting_user=request.user, version=version, **data.validated_data
+            )
+        except RegistryError as error:
+            raise domain_error(error) from None
+        return Response(
+            {
+                "version": ModelVersionOutput(_fresh(request, version)).data,
+                "transitions": TransitionOutput(transitions, many=True).data,
+            }
+        )
+
+    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None, **kwargs):
+        """The model file, streamed (audited). Needs `download` on the model."""
+        version = self.get_object()
+        require_object_permission(request.user, version.registered_model, "download")
+        try:
+            chunks = services.model_version_download(acting_user=request.user, version=version)
+        except RegistryError as error:
+            raise domain_error(error) from None
+        name = _UNSAFE_FILE_CHARS.sub("_", version.registered_model.name)[:100] or "model"
+        extension = _EXTENSIONS.get(version.model_format, "bin")
+        response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{name}-v{version.version}.{extension}"'
+        )
+        response["Content-Length"] = str(version.artifact.size_bytes)
+        response["X-Content-SHA256"] = version.sha256
+        return response
+
+    @extend_schema(request=None, responses=TransitionOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def transitions(self, request, pk=None, **kwargs):
+        """The version's stage and alias history, newest first."""
+        version = self.get_object()
+        page = self.paginate_queryset(selectors.stage_transition_list(version=version))
+        return self.get_paginated_response(TransitionOutput(page, many=True).data)
