@@ -207,6 +207,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 ARTIFACT_ROOT = env.env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
+# The largest dataset file (CSV or Parquet) one upload may hold; past it: 413.
+MLGOV_DATASET_MAX_BYTES = env.env_int("MLGOV_DATASET_MAX_BYTES", 1024**3, minimum=1)
 
 # Cache keys carry the tenant's schema (PITFALLS.md: a tenant-unaware cache leaks).
 CACHES = {

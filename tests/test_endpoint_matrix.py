@@ -55,6 +55,26 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/tokens/{pk}/revoke/": {"POST": (401, 404, 403, 401)},
     "api/schema/": {"GET": (401, 200, 200, 401)},
     "api/docs/": {"GET": (401, 200, 200, 401)},
+    # datasets: {pk}/{dataset_pk} is alice's dataset with one version; bob never sees it
+    # (404), the list shows him nothing (200); the read token reads, downloads included.
+    "api/v1/datasets/": {"GET": (401, 200, 200, 401), "POST": (401, 403, 403, 401)},
+    "api/v1/datasets/{pk}/": {
+        "GET": (401, 404, 200, 401),
+        "PATCH": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/datasets/{pk}/permissions/": {"GET": (401, 404, 200, 401)},
+    "api/v1/datasets/{pk}/permissions/grant/": {"POST": (401, 404, 403, 401)},
+    "api/v1/datasets/{pk}/permissions/revoke/": {"POST": (401, 404, 403, 401)},
+    "api/v1/datasets/{dataset_pk}/versions/": {
+        "GET": (401, 404, 200, 401),
+        "POST": (401, 404, 403, 401),
+    },
+    "api/v1/datasets/{dataset_pk}/versions/{version}/": {
+        "GET": (401, 404, 200, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/datasets/{dataset_pk}/versions/{version}/download/": {"GET": (401, 404, 200, 401)},
     # registered models and versions: {pk}/{model_pk} is alice's model with version 1 (alias
     # `champion`), model-versions/{pk} that version; bob sees none of it (404) and lists
     # nothing (200); the read token reads and downloads. Lineage without ?node= is a 400.
@@ -159,6 +179,7 @@ MEMBER_ROUTES = {
         "api/v1/tokens/{pk}/",
         "api/schema/",
         "api/docs/",
+        "api/v1/datasets/",  # lists only what the caller may see
         "api/v1/models/",  # lists only what the caller may see
         "api/v1/model-versions/",  # versions of the models the caller may see
     )
@@ -261,7 +282,7 @@ def matrix_world(alpha, beta):
         carol = user_in(beta, "carol")
         cross = token_issue(acting_user=None, user=carol, name="carol", scope="admin")
     values = {
-        "tenant": {"pk": None, "format": "json", **_model_world(alpha)},
+        "tenant": {"pk": None, "format": "json", **_dataset_world(alpha), **_model_world(alpha)},
         "public": {
             "slug": alpha.slug,
             "pk": str(Plan.objects.order_by("pk").first().pk),
@@ -306,11 +327,30 @@ def _model_world(tenant) -> dict[str, str]:
     }
 
 
+def _dataset_world(tenant) -> dict[str, str]:
+    """alice's dataset with one version, for the dataset routes."""
+    from registry.services.datasets import dataset_create, dataset_version_create
+
+    with schema_context(tenant.schema_name):
+        alice = user_in(tenant, "alice")
+        dataset = dataset_create(acting_user=alice, name="matrix")
+        dataset_version_create(
+            acting_user=alice,
+            dataset=dataset,
+            content=[b"a,b\n1,2\n"],
+            file_format="csv",
+            max_bytes=1024,
+        )
+    return {"dataset_pk": str(dataset.pk), "version": "1"}
+
+
 def _concrete_path(route: Route, world) -> str:
     values = dict(world["values"][route.side])
     if route.side == "tenant":
         # members/{pk} is alice; tokens/{pk} is one of alice's tokens
         values["pk"] = world["alice_token_pk"] if "tokens/" in route.display else world["alice_pk"]
+        if route.display.startswith("api/v1/datasets/"):
+            values["pk"] = values["dataset_pk"]
         if route.display.startswith("api/v1/models/"):
             values["pk"] = values["model_pk"]
         if route.display.startswith("api/v1/model-versions/"):

@@ -39,7 +39,7 @@ class ObjectPermissionsMixin:
 
     @extend_schema(request=None, responses=PermissionHoldersOutput)
     @action(detail=True, methods=["get"], url_path="permissions")
-    def permissions_list(self, request, pk=None):
+    def permissions_list(self, request, pk=None, **kwargs):  # kwargs: a format suffix
         obj = self._manageable_object(request)
         return Response({"holders": permissions.object_permission_holders(obj)})
 
@@ -57,10 +57,10 @@ class ObjectPermissionsMixin:
 
     @extend_schema(request=PermissionChangeInput, responses=PermissionHoldersOutput)
     @action(detail=True, methods=["post"], url_path="permissions/grant")
-    def permissions_grant(self, request, pk=None):
+    def permissions_grant(self, request, pk=None, **kwargs):
         return self._change(request, grant=True)
 
     @extend_schema(request=PermissionChangeInput, responses=PermissionHoldersOutput)
     @action(detail=True, methods=["post"], url_path="permissions/revoke")
-    def permissions_revoke(self, request, pk=None):
+    def permissions_revoke(self, request, pk=None, **kwargs):
         return self._change(request, grant=False)

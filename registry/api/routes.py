@@ -8,6 +8,11 @@ from rest_framework.routers import DefaultRouter
 def register(router: DefaultRouter) -> None:
     """Called once by mlgov.urls_tenants. Keep one line per viewset, grouped by topic."""
     # datasets
+    from registry.api.datasets import DatasetVersionViewSet, DatasetViewSet
+
+    router.register("datasets", DatasetViewSet, basename="dataset")
+    versions = r"datasets/(?P<dataset_pk>[0-9]{1,18})/versions"
+    router.register(versions, DatasetVersionViewSet, basename="dataset-version")
     # experiments and runs
     # registered models, versions, lineage
     from registry.api.lineage import LineageViewSet
