@@ -204,7 +204,7 @@ _slug_counter = itertools.count(1)
 
 
 @pytest.fixture()
-def committed_tenant(django_db_blocker):
+def committed_tenant(django_db_setup, django_db_blocker):
     """A fresh tenant whose data is committed (for worker processes and live servers).
     The test database is recreated each session, so nothing needs cleaning up."""
     with django_db_blocker.unblock():
