@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import django_filters
 from django.http import Http404, StreamingHttpResponse
@@ -95,12 +96,12 @@ class ModelVersionOutput(serializers.ModelSerializer):
     model = serializers.IntegerField(source="registered_model_id")
     model_name = serializers.CharField(source="registered_model.name")
     run = serializers.IntegerField(source="run_id", allow_null=True)
-    run_uuid = serializers.UUIDField(source="run.uuid", default=None, format="hex")
-    size_bytes = serializers.IntegerField(source="artifact.size_bytes", default=None)
+    run_uuid = serializers.UUIDField(default=None, format="hex", read_only=True)
+    size_bytes = serializers.IntegerField(default=None, read_only=True)
     signed = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by_username", default=None)
 
     class Meta:
         model = ModelVersion
@@ -134,11 +135,12 @@ class ModelVersionOutput(serializers.ModelSerializer):
     def get_signed(self, version: ModelVersion) -> bool:
         return bool(version.ed25519_signature)
 
+    # Versions come from selectors.model_version_list, which annotates these values.
     def get_aliases(self, version: ModelVersion) -> list[str]:
-        return sorted(alias.alias for alias in version.aliases.all())
+        return version.alias_names or []
 
     def get_tags(self, version: ModelVersion) -> dict[str, str]:
-        return {tag.key: tag.value for tag in version.tags.all()}
+        return {pair["key"]: pair["value"] for pair in version.tag_pairs or []}
 
 
 def _visible_model(request, model_pk) -> RegisteredModel:
@@ -295,6 +297,19 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         "download": None,  # `download` on the model
         "transitions": None,
     }
+
+    def initial(self, request, *args, **kwargs):
+        self._started = time.perf_counter()
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Server-Timing (W3C): the view's own time, authentication included, so clients
+        # and bench/registry.py can tell server time from transfer time.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        started = getattr(self, "_started", None)
+        if started is not None:
+            response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -11,7 +11,9 @@ import re
 import uuid
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, F, Max, OuterRef, Prefetch, QuerySet
+from django.db.models.functions import JSONObject
 
 from mlgov.api.viewsets import restrict
 from registry.models import (
@@ -19,6 +21,7 @@ from registry.models import (
     ModelAlias,
     ModelCard,
     ModelVersion,
+    ModelVersionTag,
     RegisteredModel,
     Run,
     StageTransition,
@@ -56,9 +59,20 @@ def model_version_list(*, acting_user: User, model_id: int | None = None) -> Que
     versions = ModelVersion.objects.filter(registered_model__in=visible)
     if model_id is not None:
         versions = versions.filter(registered_model_id=model_id)
+    # One query for the page: related values the list shows are columns and arrays, not
+    # related objects (a list page builds 100 rows, not 500 instances and three prefetches).
+    tag_pairs = ModelVersionTag.objects.filter(model_version=OuterRef("pk")).order_by("key")
+    alias_names = ModelAlias.objects.filter(model_version=OuterRef("pk")).order_by("alias")
     return (
-        versions.select_related("registered_model", "run", "created_by", "artifact")
-        .prefetch_related("tags", "aliases")
+        versions.select_related("registered_model")
+        .defer("signed_payload", "reference_profile", "registered_model__description")
+        .annotate(
+            run_uuid=F("run__uuid"),
+            size_bytes=F("artifact__size_bytes"),
+            created_by_username=F("created_by__username"),
+            tag_pairs=ArraySubquery(tag_pairs.values(pair=JSONObject(key="key", value="value"))),
+            alias_names=ArraySubquery(alias_names.values("alias")),
+        )
         .order_by("registered_model__name", "-version")
     )
 
