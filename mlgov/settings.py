@@ -209,6 +209,11 @@ WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 ARTIFACT_ROOT = env.env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
 # The largest dataset file (CSV or Parquet) one upload may hold; past it: 413.
 MLGOV_DATASET_MAX_BYTES = env.env_int("MLGOV_DATASET_MAX_BYTES", 1024**3, minimum=1)
+# The largest model file one upload may hold; past it: 413.
+MLGOV_MODEL_MAX_BYTES = env.env_int("MLGOV_MODEL_MAX_BYTES", 2 * 1024**3, minimum=1)
+# Gates every model stage and alias change passes (registry/services/stages.py): dotted
+# paths to callables taking a TransitionRequest; empty until governance adds its policy check.
+MLGOV_TRANSITION_GATES: list[str] = []
 
 # Cache keys carry the tenant's schema (PITFALLS.md: a tenant-unaware cache leaks).
 CACHES = {

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from mlgov.api.errors import DomainError
 from mlgov.api.viewsets import TenantGenericViewSet
+from registry.api.dataset_uploads import DatasetUploadHandler
 from registry.api.models import (
     StrictInput,
     TagsField,
@@ -164,6 +165,25 @@ class ModelVersionNestedViewSet(mixins.ListModelMixin, TenantGenericViewSet):
     lookup_value_regex = "[0-9]{1,9}"
     # Visibility of the model decides reads; registering needs `change` on it.
     permissions_required = {"list": None, "retrieve": None, "create": None}
+
+    upload_handler: DatasetUploadHandler | None = None
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if self.action == "create":
+            # Before anything reads the body: the `file` part is spooled encrypted under a
+            # one-time key (no plaintext model file in a temporary directory) and its size
+            # limit is enforced while it arrives. The handler is the datasets' one.
+            self.upload_handler = DatasetUploadHandler(
+                request, max_bytes=services.max_model_bytes()
+            )
+            request.upload_handlers = [self.upload_handler]
+        return drf_request
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if self.upload_handler is not None:
+            self.upload_handler.discard()
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

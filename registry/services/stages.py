@@ -75,7 +75,7 @@ class TransitionRequest:
 
 def transition_gates() -> list[Callable[[TransitionRequest], None]]:
     """The configured gates, imported by dotted path (empty unless settings name some)."""
-    return [import_string(path) for path in getattr(settings, GATES_SETTING, ())]
+    return [import_string(path) for path in getattr(settings, GATES_SETTING)]
 
 
 def alias_name_check(alias: str) -> str:

@@ -54,12 +54,11 @@ _SUFFIX_FORMATS = {
     ".onnx": "onnx",
 }
 _FLAVORS = {"skops": "sklearn", "pickle": "sklearn", "joblib": "sklearn", "onnx": "onnx"}
-DEFAULT_MAX_MODEL_BYTES = 2 * 1024**3
 
 
 def max_model_bytes() -> int:
-    """Upload limit for model files (settings.MODEL_UPLOAD_MAX_BYTES, 2 GiB by default)."""
-    return int(getattr(settings, "MODEL_UPLOAD_MAX_BYTES", DEFAULT_MAX_MODEL_BYTES))
+    """Upload limit for model files (settings.MLGOV_MODEL_MAX_BYTES, 2 GiB by default)."""
+    return int(settings.MLGOV_MODEL_MAX_BYTES)
 
 
 class ModelFormatUnknown(RegistryError):

@@ -149,6 +149,17 @@ def test_bad_registration_fields_are_400_naming_the_field(
     assert field in response.json()["error"]["details"]["fields"]
 
 
+def test_an_upload_over_the_limit_is_413_and_registers_nothing(
+    alpha, api_as, churn, model_file, settings
+):
+    settings.MLGOV_MODEL_MAX_BYTES = len(model_file) - 1
+    response = _upload(api_as(alpha, "alice"), churn, model_file)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "artifact_too_large"
+    with schema_context(alpha.schema_name):
+        assert not ModelVersion.objects.exists()
+
+
 def test_registration_permissions(alpha, beta, api_as, churn, model_file):
     # mia may see alice's model but not add versions to it; viewers neither; bob not at all
     for username, expected in (("mia", 403), ("victor", 403), ("bob", 404)):

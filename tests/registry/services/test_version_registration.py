@@ -129,7 +129,7 @@ def test_non_numeric_metrics_are_refused(world):
 
 
 def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(world, settings):
-    settings.MODEL_UPLOAD_MAX_BYTES = 10
+    settings.MLGOV_MODEL_MAX_BYTES = 10
     before = {p for p in Path(settings.ARTIFACT_ROOT).rglob("*") if p.is_file()}
     with pytest.raises(ModelFileTooLarge):
         _upload(world, b"x" * 11, "pickle")
