@@ -19,7 +19,7 @@ from mlgov.api.errors import DomainError
 from mlgov.api.viewsets import ObjectPermissionModelViewSet, TenantGenericViewSet
 from registry import permissions
 from registry.api.object_permissions import ObjectPermissionsMixin
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from registry.selectors import models as selectors
 from registry.services import models as services
 from registry.services.models import RegistryError
@@ -251,6 +251,7 @@ class ModelAliasViewSet(TenantGenericViewSet):
     always names the highest version and cannot be set or removed."""
 
     serializer_class = AliasOutput
+    queryset = ModelAlias.objects.none()  # for the schema only; reads go through selectors
     lookup_field = "alias"
     # Visibility of the model decides reads; PUT and DELETE need `change` on it.
     permissions_required = {"list": None, "retrieve": None, "update": None, "destroy": None}

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from mlgov.audit.models import AuditEvent
-from registry.models import ModelAlias, ModelVersion, ModelVersionTag
+from registry.models import ModelAlias, ModelVersion, ModelVersionTag, StageTransition
 from tests.conftest import user_in
 from tests.registry.model_world import (
     EVIL_PICKLE,
@@ -230,6 +230,33 @@ def test_version_lists_query_count_does_not_grow(alpha, api_as, churn, username)
     small = [_count_queries(api, path) for path in paths]
     fill(10, 990)
     assert [_count_queries(api, path) for path in paths] == small
+
+
+def test_transition_history_query_count_does_not_grow(alpha, api_as, churn):
+    with schema_context(alpha.schema_name):
+        version = make_version(churn)
+        actors = [user_in(alpha, name) for name in ("alice", "mia", "rita")]
+
+    def fill(count: int) -> None:
+        with schema_context(alpha.schema_name):
+            StageTransition.objects.bulk_create(
+                StageTransition(
+                    model_version=version,
+                    kind="stage",
+                    from_value="none",
+                    to_value="staging",
+                    reason="r",
+                    actor=actors[i % 3],
+                )
+                for i in range(count)
+            )
+
+    api = api_as(alpha, "victor")
+    path = f"api/v1/model-versions/{version.pk}/transitions/?page_size=100"
+    fill(10)
+    small = _count_queries(api, path)
+    fill(990)
+    assert _count_queries(api, path) == small
 
 
 # --- PATCH, card, stage, download ---------------------------------------------------------
