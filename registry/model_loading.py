@@ -47,7 +47,8 @@ def model_version_load(version: ModelVersion) -> Any:
             version,
             f"it was not verified at registration ({version.verification_detail or 'no detail'})",
         )
-    if version.status != ModelVersion.Status.READY or version.artifact_id is None:
+    artifact = version.artifact
+    if version.status != ModelVersion.Status.READY or artifact is None:
         raise _refuse(version, f"its status is {version.status!r}")
     try:
         model_version_signature_check(version)
@@ -57,7 +58,7 @@ def model_version_load(version: ModelVersion) -> Any:
         try:
             # artifact_chunks authenticates every segment and checks the recorded digest,
             # which the signature check above tied to the signed one.
-            path = artifact_to_file(version.artifact, Path(folder))
+            path = artifact_to_file(artifact, Path(folder))
         except ArtifactCorrupted as error:
             raise _refuse(version, str(error)) from None
         try:

@@ -16,7 +16,7 @@ from functools import reduce
 from operator import or_
 
 from django.contrib.auth.models import User
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from mlgov.api.viewsets import restrict
 from registry.models import (
@@ -76,6 +76,7 @@ def _visible(acting_user: User, node_type: str, ids: Iterable[str]) -> dict[str,
     pks = [int(value) for value in ids if _PK.fullmatch(value)]
     if not pks:
         return {}
+    rows: QuerySet
     if node_type == "dataset_version":
         rows = DatasetVersion.objects.filter(
             pk__in=pks, dataset__in=restrict(Dataset.objects.all(), acting_user, "view")

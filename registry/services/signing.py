@@ -29,7 +29,7 @@ class ModelSignatureInvalid(Exception):
 
 def current_tenant() -> Tenant:
     """The tenant whose schema the connection is on (registry code runs in one)."""
-    schema = connection.schema_name
+    schema = getattr(connection, "schema_name", None)
     if not schema or schema == "public":
         raise RuntimeError("model signing used outside a tenant")
     tenant = getattr(connection, "tenant", None)
@@ -109,7 +109,7 @@ def model_version_signature_check(version: ModelVersion) -> None:
         ) from None
     expected = model_version_payload(version, tenant)
     mismatched = [field for field in _BOUND_FIELDS if payload.get(field) != expected[field]]
-    artifact_digest = version.artifact.sha256 if version.artifact_id else None
+    artifact_digest = version.artifact.sha256 if version.artifact is not None else None
     if artifact_digest != payload.get("sha256"):
         mismatched.append("artifact.sha256")
     if mismatched:

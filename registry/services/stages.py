@@ -87,6 +87,13 @@ def alias_name_check(alias: str) -> str:
     return alias
 
 
+_AUDIT_ACTIONS: dict[str, str] = {
+    StageTransition.Kind.STAGE: "model_version.stage",
+    StageTransition.Kind.ALIAS_SET: "model_version.alias_set",
+    StageTransition.Kind.ALIAS_REMOVED: "model_version.alias_removed",
+}
+
+
 def _record(
     *,
     acting_user: User | None,
@@ -105,12 +112,11 @@ def _record(
         reason=reason,
         actor=acting_user if getattr(acting_user, "pk", None) else None,
     )
-    action = {
-        StageTransition.Kind.STAGE: "model_version.stage",
-        StageTransition.Kind.ALIAS_SET: "model_version.alias_set",
-        StageTransition.Kind.ALIAS_REMOVED: "model_version.alias_removed",
-    }[kind]
-    subject = {"model": version.registered_model_id, "version": version.version}
+    action = _AUDIT_ACTIONS[kind]
+    subject: dict[str, object] = {
+        "model": version.registered_model_id,
+        "version": version.version,
+    }
     if alias:
         subject["alias"] = alias
     record_event(
@@ -203,12 +209,12 @@ def _alias_change(
             return []  # already there: PUT is idempotent, nothing to record
         kind, from_value, to_value = StageTransition.Kind.ALIAS_SET, held_by, alias
     _run_gates(TransitionRequest(acting_user, version, kind, from_value, to_value, reason, alias))
-    if remove:
-        current.delete()
-    elif current is None:
+    if current is None:
         ModelAlias.objects.create(
             registered_model_id=version.registered_model_id, alias=alias, model_version=version
         )
+    elif remove:
+        current.delete()
     else:
         current.model_version = version
         current.save(update_fields=["model_version", "updated_at"])
@@ -254,5 +260,9 @@ def model_version_transition(
     if stage is not None:
         return _stage_change(acting_user=acting_user, version=version, stage=stage, reason=reason)
     return _alias_change(
-        acting_user=acting_user, version=version, alias=alias, remove=remove_alias, reason=reason
+        acting_user=acting_user,
+        version=version,
+        alias=alias or "",
+        remove=remove_alias,
+        reason=reason,
     )

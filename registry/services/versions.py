@@ -398,9 +398,10 @@ def model_version_download(*, acting_user: User, version: ModelVersion) -> Itera
     """The model file's plaintext, segment by segment (each authenticated before it is
     yielded); the download is audited before the first byte leaves. The first segment is
     read here, so a corrupted file is refused (ModelFileCorrupted) instead of streamed."""
-    if version.artifact_id is None:
+    artifact = version.artifact
+    if artifact is None:
         raise ModelFileCorrupted(f"Model version {version.pk} has no model file.")
-    chunks = artifact_chunks(version.artifact)
+    chunks = artifact_chunks(artifact)
     try:
         first = next(chunks, b"")
     except ArtifactCorrupted as error:
@@ -410,6 +411,6 @@ def model_version_download(*, acting_user: User, version: ModelVersion) -> Itera
         action="model_version.download",
         object_type="modelversion",
         object_id=version.pk,
-        after={"sha256": version.sha256, "size_bytes": version.artifact.size_bytes},
+        after={"sha256": version.sha256, "size_bytes": artifact.size_bytes},
     )
     return itertools.chain([first], chunks)
