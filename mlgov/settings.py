@@ -303,7 +303,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TENANT_CACHE_SECONDS = 10
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Copy each tenant's audit chain head into public (tenants/audit_anchoring.py).
+    "audit-anchor-heads": {
+        "task": "tenants.audit_anchoring.audit_anchor_heads",
+        "schedule": 300.0,
+    },
+}
 # Written by a worker once it consumes, removed at shutdown: a readiness probe (mlgov/celery.py).
 CELERY_WORKER_READY_FILE = env.env_optional("MLGOV_WORKER_READY_FILE")
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", identity_views.TenantLogoutView.as_view(), name="logout"),
     path("password/", identity_views.PasswordChangeView.as_view(), name="password-change"),
     path("api/v1/", include(router.urls)),
+    path("api/v1/", include(registry_routes.extra_urlpatterns())),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="mlgov.urls_tenants"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -16,6 +16,11 @@ from urllib.parse import unquote
 MAX_PATH_LENGTH = 1000
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# Control, format (bidi overrides, zero-width), surrogate and line/paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Characters that look like a separator and become one on some consumer (Windows "best fit"
+# code pages, NFKC): division and fraction slash, set minus, fullwidth and small solidi.
+_SEPARATOR_LOOKALIKES = frozenset("\u2215\u2044\u2216\u29f8\u29f9\ufe68\uff0f\uff3c")
 
 
 class UnsafeArtifactPath(ValueError):
@@ -37,18 +42,44 @@ def _fully_unquoted(text: str) -> str:
 def normalize_artifact_path(raw: str, *, allow_empty: bool = False) -> str:
     """Return the canonical relative name for `raw`, or raise UnsafeArtifactPath.
 
-    Refused: parent references (in any encoding), absolute paths, drive letters, URL
-    schemes, backslashes, NUL and other control characters, `;`, `?`, `#`, empty
-    segments that hide a traversal, and names longer than MAX_PATH_LENGTH.
+    Refused: parent references (in any encoding, and in Unicode compatibility forms such
+    as fullwidth dots and slashes), absolute paths, drive letters (in any segment), URL
+    schemes, backslashes and slash lookalikes, NUL and other control or invisible (format)
+    characters, invalid UTF-8, `;`, `?`, `#`, empty segments that hide a traversal, and
+    names longer than MAX_PATH_LENGTH.
     """
     if not isinstance(raw, str):
         raise UnsafeArtifactPath("artifact path must be text")
     text = _fully_unquoted(raw)
+    if "\ufffd" in text:
+        # unquote() replaces invalid UTF-8 (overlong "%c0%ae" dots) with U+FFFD.
+        raise UnsafeArtifactPath("artifact path is not valid UTF-8")
     text = unicodedata.normalize("NFC", text)
     if len(text) > MAX_PATH_LENGTH:
         raise UnsafeArtifactPath(f"artifact path is longer than {MAX_PATH_LENGTH} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise UnsafeArtifactPath("artifact path contains control characters")
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in text):
+        raise UnsafeArtifactPath("artifact path contains control or invisible characters")
+    if any(ch in _SEPARATOR_LOOKALIKES for ch in text):
+        raise UnsafeArtifactPath("artifact path contains a character that looks like a slash")
+    # Fullwidth dots and slashes or the two-dot leader turn into "../" under NFKC: a name
+    # must be safe in its compatibility form too, not only as sent.
+    _check_structure(unicodedata.normalize("NFKC", text))
+    _check_structure(text)
+    segments = text.split("/")
+    trailing_slash = text.endswith("/")
+    cleaned = [segment for segment in segments if segment]
+    normalized = posixpath.normpath("/".join(cleaned)) if cleaned else ""
+    if normalized in {"", "."}:
+        if allow_empty:
+            return ""
+        raise UnsafeArtifactPath("artifact path is empty")
+    if normalized.startswith("..") or normalized.startswith("/"):
+        raise UnsafeArtifactPath("artifact path leaves its folder")
+    return normalized + ("/" if trailing_slash and allow_empty else "")
+
+
+def _check_structure(text: str) -> None:
+    """Refuse anything that could name a place outside the folder, on POSIX or Windows."""
     if "\\" in text:
         raise UnsafeArtifactPath("artifact path contains a backslash")
     if any(ch in text for ch in ";?#"):
@@ -60,16 +91,10 @@ def normalize_artifact_path(raw: str, *, allow_empty: bool = False) -> str:
     segments = text.split("/")
     if any(segment in {"..", "."} for segment in segments):
         raise UnsafeArtifactPath("artifact path leaves its folder")
-    trailing_slash = text.endswith("/")
-    cleaned = [segment for segment in segments if segment]
-    if any(segment.strip() != segment or segment.endswith(".") for segment in cleaned):
+    if any(_DRIVE_LETTER.match(segment) for segment in segments):
+        # ntpath.join("dest", "x", "C:evil") is "C:evil": a drive-relative segment escapes
+        # on a Windows client that downloads the tree.
+        raise UnsafeArtifactPath("artifact path segment names a drive")
+    if any(segment.strip() != segment or segment.endswith(".") for segment in segments if segment):
         # " .." or ".. " and "a." pass on some file systems as parent references.
         raise UnsafeArtifactPath("artifact path segment has surrounding spaces or trailing dot")
-    normalized = posixpath.normpath("/".join(cleaned)) if cleaned else ""
-    if normalized in {"", "."}:
-        if allow_empty:
-            return ""
-        raise UnsafeArtifactPath("artifact path is empty")
-    if normalized.startswith("..") or normalized.startswith("/"):
-        raise UnsafeArtifactPath("artifact path leaves its folder")
-    return normalized + ("/" if trailing_slash and allow_empty else "")

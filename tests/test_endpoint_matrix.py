@@ -75,6 +75,38 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
         "DELETE": (401, 404, 403, 401),
     },
     "api/v1/datasets/{dataset_pk}/versions/{version}/download/": {"GET": (401, 404, 200, 401)},
+    # experiments and runs: {pk} is alice's experiment / her run (with the file {name});
+    # bob sees neither (404) and lists nothing (200); the read token reads and downloads.
+    "api/v1/experiments/": {"GET": (401, 200, 200, 401), "POST": (401, 403, 403, 401)},
+    "api/v1/experiments/{pk}/": {
+        "GET": (401, 404, 200, 401),
+        "PATCH": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/experiments/{pk}/restore/": {"POST": (401, 404, 403, 401)},
+    "api/v1/experiments/{pk}/permissions/": {"GET": (401, 404, 200, 401)},
+    "api/v1/experiments/{pk}/permissions/grant/": {"POST": (401, 404, 403, 401)},
+    "api/v1/experiments/{pk}/permissions/revoke/": {"POST": (401, 404, 403, 401)},
+    # bob's POST is refused for its empty body (400): which experiment is checked after
+    "api/v1/runs/": {"GET": (401, 200, 200, 401), "POST": (401, 400, 403, 401)},
+    "api/v1/runs/{pk}/": {
+        "GET": (401, 404, 200, 401),
+        "PATCH": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "api/v1/runs/{pk}/restore/": {"POST": (401, 404, 403, 401)},
+    "api/v1/runs/{pk}/params/": {"POST": (401, 404, 403, 401)},
+    "api/v1/runs/{pk}/tags/": {"POST": (401, 404, 403, 401), "DELETE": (401, 404, 403, 401)},
+    "api/v1/runs/{pk}/metrics/": {"GET": (401, 404, 200, 401), "POST": (401, 404, 403, 401)},
+    # the read token's GET lacks the required ?key=: 400, never data
+    "api/v1/runs/{pk}/metrics/history/": {"GET": (401, 404, 400, 401)},
+    "api/v1/runs/{pk}/inputs/": {"GET": (401, 404, 200, 401), "POST": (401, 404, 403, 401)},
+    "api/v1/runs/{pk}/artifacts/": {"GET": (401, 404, 200, 401)},
+    "api/v1/runs/{pk}/artifacts/{name}": {
+        "GET": (401, 404, 200, 401),
+        "PUT": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
     # registered models and versions: {pk}/{model_pk} is alice's model with version 1 (alias
     # `champion`), model-versions/{pk} that version; bob sees none of it (404) and lists
     # nothing (200); the read token reads and downloads. Lineage without ?node= is a 400.
@@ -180,6 +212,8 @@ MEMBER_ROUTES = {
         "api/schema/",
         "api/docs/",
         "api/v1/datasets/",  # lists only what the caller may see
+        "api/v1/experiments/",  # lists only what the caller may see
+        "api/v1/runs/",  # runs of experiments the caller may see
         "api/v1/models/",  # lists only what the caller may see
         "api/v1/model-versions/",  # versions of the models the caller may see
     )
@@ -282,7 +316,10 @@ def matrix_world(alpha, beta):
         carol = user_in(beta, "carol")
         cross = token_issue(acting_user=None, user=carol, name="carol", scope="admin")
     values = {
-        "tenant": {"pk": None, "format": "json", **_dataset_world(alpha), **_model_world(alpha)},
+        "tenant": {
+            "pk": None, "format": "json", **_dataset_world(alpha), **_tracking_world(alpha),
+            **_model_world(alpha),
+        },
         "public": {
             "slug": alpha.slug,
             "pk": str(Plan.objects.order_by("pk").first().pk),
@@ -344,6 +381,20 @@ def _dataset_world(tenant) -> dict[str, str]:
     return {"dataset_pk": str(dataset.pk), "version": "1"}
 
 
+def _tracking_world(tenant) -> dict[str, str]:
+    """alice's experiment with one run that logged the file `model.pkl`."""
+    from registry.services.experiments import experiment_create
+    from registry.services.run_artifacts import run_artifact_write
+    from registry.services.runs import run_create
+
+    with schema_context(tenant.schema_name):
+        alice = user_in(tenant, "alice")
+        experiment = experiment_create(acting_user=alice, name="matrix")
+        run = run_create(acting_user=alice, experiment=experiment)
+        run_artifact_write(acting_user=alice, run=run, name="model.pkl", source=[b"bytes"])
+    return {"experiment_pk": str(experiment.pk), "run_pk": str(run.pk), "name": "model.pkl"}
+
+
 def _concrete_path(route: Route, world) -> str:
     values = dict(world["values"][route.side])
     if route.side == "tenant":
@@ -351,6 +402,10 @@ def _concrete_path(route: Route, world) -> str:
         values["pk"] = world["alice_token_pk"] if "tokens/" in route.display else world["alice_pk"]
         if route.display.startswith("api/v1/datasets/"):
             values["pk"] = values["dataset_pk"]
+        if route.display.startswith("api/v1/experiments/"):
+            values["pk"] = values["experiment_pk"]
+        if route.display.startswith("api/v1/runs/"):
+            values["pk"] = values["run_pk"]
         if route.display.startswith("api/v1/models/"):
             values["pk"] = values["model_pk"]
         if route.display.startswith("api/v1/model-versions/"):
