@@ -10,8 +10,11 @@ from django_tenants.utils import schema_context
 
 from mlgov.audit.models import AuditEvent
 from mlgov.crypto import signing
+from registry import artifact_store
+from registry.artifact_store import _artifact_path
 from registry.model_loading import ModelLoadRefused, model_version_load
-from registry.models import LineageEdge, ModelCard
+from registry.models import Artifact, LineageEdge, ModelCard
+from registry.services import versions as versions_service
 from registry.services.signing import PAYLOAD_SCHEMA, current_tenant
 from registry.services.versions import (
     IdempotencyKeyReused,
@@ -128,13 +131,33 @@ def test_non_numeric_metrics_are_refused(world):
             _upload(world, b"x", "pickle", metrics=metrics)
 
 
-def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(world, settings):
+def test_an_upload_over_the_limit_is_refused_and_keeps_nothing(world, settings):
     settings.MLGOV_MODEL_MAX_BYTES = 10
-    before = {p for p in Path(settings.ARTIFACT_ROOT).rglob("*") if p.is_file()}
     with pytest.raises(ModelFileTooLarge):
         _upload(world, b"x" * 11, "pickle")
-    after = {p for p in Path(settings.ARTIFACT_ROOT).rglob("*") if p.is_file()}
-    assert after == before
+    assert not Artifact.objects.filter(kind="model").exists()
+    assert not world[1].versions.exists()
+
+
+def test_a_failed_registration_removes_the_file_it_wrote(world, monkeypatch, alpha):
+    # given an upload whose inspection fails after its file was written
+    written = []
+
+    def recording_write(**kwargs):
+        written.append(artifact_store.artifact_write(**kwargs))
+        return written[-1]
+
+    def failing_inspection(artifact, model_format):
+        raise RuntimeError("inspection crashed")
+
+    monkeypatch.setattr(versions_service, "artifact_write", recording_write)
+    monkeypatch.setattr(versions_service, "inspect_artifact", failing_inspection)
+    # when it is registered / then the error surfaces and the encrypted file is gone too
+    with pytest.raises(RuntimeError):
+        _upload(world, b"model bytes", "pickle")
+    assert len(written) == 1
+    assert not _artifact_path(alpha.schema_name, written[0].pk).exists()
+    assert not world[1].versions.exists()
 
 
 def test_idempotency_key_returns_the_existing_version(world, alpha):
