@@ -144,3 +144,14 @@ def test_flipping_verified_on_an_unverified_pickle_does_not_make_it_loadable(sig
         signing_key_version=version.signing_key_version,
     )
     _refused(evil)
+
+
+def test_a_renamed_model_still_loads(signed):
+    # a rename is legitimate: the payload binds the model's id, not its current name
+    alpha, (version, _) = signed
+    from registry.services.models import registered_model_update
+
+    registered_model_update(
+        acting_user=user_in(alpha, "alice"), model=version.registered_model, name="renamed"
+    )
+    assert model_version_load(version) is not None
