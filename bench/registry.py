@@ -18,8 +18,9 @@ Prints figures, not a test. One run, on a database of its own:
 Measurements (one function each; add yours to MEASUREMENTS):
 - metric_batch_10k: POST /t/bench/api/v1/runs/<id>/metrics/ with 10,000 points in one
   request; goal p50 server time <= 100 ms (issue 3).
-- model_version_list_100: reserved for the 100-item model-version list page (issue 3);
-  another change adds its function next to `measure_metric_batch`.
+- model_version_list_100: GET /t/bench/api/v1/model-versions/?model=<id>&page_size=100, a
+  page of 100 out of one model's 1,000 versions (tags, aliases, metrics, signatures); the
+  issue asks for the figure and sets no goal.
 
 Run: `.venv/bin/python bench/registry.py [--repeat 20] [--points 10000]`.
 """
@@ -282,10 +283,72 @@ def measure_metric_batch(context: Context) -> Result:
     return result
 
 
-# Model-version list page (100 items): add `measure_model_version_list(context) -> Result`
-# above (goal: server time of GET model-versions/?page_size=100) and list it here.
+def _owner_model_with_versions(schema_name: str, count: int) -> int:
+    """A registered model of the owner's with `count` versions that look like real ones
+    (signature, metrics, description, two tags each, a few aliases and stages)."""
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    from registry.models import ModelAlias, ModelVersion, ModelVersionTag
+    from registry.services.models import registered_model_create
+
+    with schema_context(schema_name):
+        owner = User.objects.get(username="owner")
+        model = registered_model_create(acting_user=owner, name=f"bench-{time.time_ns()}")
+        signature = {"inputs": [{"name": f"f{i}", "type": "double"} for i in range(20)],
+                     "outputs": [{"name": "score", "type": "double"}]}
+        # Bulk rows, not registrations: the measurement is the list page, not signing.
+        versions = ModelVersion.objects.bulk_create(
+            ModelVersion(
+                registered_model=model, version=number, model_format="skops", flavor="sklearn",
+                verified=True, signature=signature, sha256=f"{number:064x}",
+                metrics={"auc": 0.8 + number / 10_000, "f1": 0.7, "accuracy": 0.9},
+                description=f"version {number}", created_by=owner, created_at=timezone.now(),
+                stage="archived" if number < count else "production",
+            )
+            for number in range(1, count + 1)
+        )
+        ModelVersionTag.objects.bulk_create(
+            ModelVersionTag(model_version=version, key=key, value=str(version.version))
+            for version in versions for key in ("seed", "job")
+        )
+        for alias, version in (("champion", versions[-1]), ("challenger", versions[-2])):
+            ModelAlias.objects.create(registered_model=model, alias=alias,
+                                      model_version=version)
+        return model.pk
+
+
+def measure_model_version_list(context: Context) -> Result:
+    """GET one 100-item page of the flat model-version list (the console's list)."""
+    page_size = 100
+    result = Result(
+        "model_version_list_100",
+        f"GET model-versions/, {page_size} items",
+        None,  # issue 3 asks for the figure; it sets no goal
+    )
+    model_id = _owner_model_with_versions(context.schema_name, count=1_000)
+    path = f"model-versions/?model={model_id}&page_size={page_size}"
+    for index in range(context.warmup + context.repeat):
+        reply = context.api.call("GET", path)
+        if reply.status != 200:
+            raise RuntimeError(f"version list answered {reply.status}: {reply.body[:500]!r}")
+        body = json.loads(reply.body)
+        if len(body["results"]) != page_size or body["count"] != 1_000:
+            raise RuntimeError(f"expected {page_size} of 1,000 versions, got {body['count']}")
+        if index >= context.warmup:
+            if reply.server_ms is None:
+                raise RuntimeError("The response carries no Server-Timing header.")
+            result.server_ms.append(reply.server_ms)
+            result.client_ms.append(reply.client_ms)
+    result.notes.append(f"page of {page_size} out of 1,000 versions; body "
+                        f"{len(reply.body) / 1024:.0f} KiB")
+    return result
+
+
 MEASUREMENTS: list[Callable[[Context], Result]] = [
     measure_metric_batch,
+    measure_model_version_list,
 ]
 
 
