@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from mlgov.audit.api.views import AuditEventViewSet
 from mlgov.identity import views as identity_views
 from mlgov.identity.api.views import MemberViewSet, TokenViewSet
 from registry.api import routes as registry_routes
@@ -11,6 +12,7 @@ from registry.api import routes as registry_routes
 router = DefaultRouter()
 router.register("members", MemberViewSet, basename="member")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("audit", AuditEventViewSet, basename="audit")
 registry_routes.register(router)
 
 urlpatterns = [

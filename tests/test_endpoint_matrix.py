@@ -55,6 +55,10 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/tokens/{pk}/revoke/": {"POST": (401, 404, 403, 401)},
     "api/schema/": {"GET": (401, 200, 200, 401)},
     "api/docs/": {"GET": (401, 200, 200, 401)},
+    # audit trail: owners and auditors read, list, export and verify (bob has no role: 403)
+    "api/v1/audit/": {"GET": (401, 403, 200, 401)},
+    "api/v1/audit/export/": {"GET": (401, 403, 200, 401)},
+    "api/v1/audit/verify/": {"GET": (401, 403, 200, 401)},
     # datasets: {pk}/{dataset_pk} is alice's dataset with one version; bob never sees it
     # (404), the list shows him nothing (200); the read token reads, downloads included.
     "api/v1/datasets/": {"GET": (401, 200, 200, 401), "POST": (401, 403, 403, 401)},
