@@ -157,11 +157,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-PASSWORD_HASHERS = (
-    ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast hashing keeps the suite quick
+PASSWORD_HASHERS = [
+    # fast hashing keeps the suite quick
+    "django.contrib.auth.hashers.MD5PasswordHasher"
     if MLGOV_ENV == "test"
-    else ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-)
+    else "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # one-time passwords only; upgraded to the first hasher at first sign-in
+    "mlgov.identity.hashers.OneTimePasswordHasher",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console-home"
 LOGOUT_REDIRECT_URL = "login"

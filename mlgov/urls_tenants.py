@@ -1,9 +1,10 @@
 """Tenant URLs, served under /t/<slug>/ (the middleware moves the prefix into the script name)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from mlgov.api.schema import TenantSchemaView
 from mlgov.audit.api.views import AuditEventViewSet
 from mlgov.identity import views as identity_views
 from mlgov.identity.api.views import MemberViewSet, TokenViewSet
@@ -22,7 +23,7 @@ urlpatterns = [
     path("password/", identity_views.PasswordChangeView.as_view(), name="password-change"),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include(registry_routes.extra_urlpatterns())),
-    path("api/schema/", SpectacularAPIView.as_view(urlconf="mlgov.urls_tenants"), name="schema"),
+    path("api/schema/", TenantSchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 

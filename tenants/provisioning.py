@@ -1,39 +1,25 @@
 """Tenant schemas: one migrated template, cloned for each new tenant.
 
 Replaying every migration for a new tenant takes seconds and grows with the
-project; cloning the template schema (django-tenants' `clone_schema` SQL function)
-copies tables, indexes, constraints, sequences and the template's rows (migration
-records, content types, permissions, role groups) in a fraction of that.
+project; cloning the template schema (tenants.clone_script) copies tables, indexes,
+constraints, identity sequences, triggers and the template's rows (migration records,
+content types, permissions, role groups) in a fraction of that.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists
 
 from mlgov.identity.services import role_groups_sync
+from tenants.clone_script import build_clone_script, render
 
 
 def template_schema_name() -> str:
     return settings.TENANT_BASE_SCHEMA
-
-
-def _clone_function_exists() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE n.nspname = 'public' AND p.proname = 'clone_schema'"
-        )
-        return cursor.fetchone() is not None
-
-
-def clone_function_install() -> None:
-    """Install (or replace) the clone_schema SQL function in `public`."""
-    CloneSchema()._create_clone_schema_function()
 
 
 def schema_pending_migrations(schema_name: str) -> list[tuple[str, str]]:
@@ -67,9 +53,20 @@ def template_ensure(*, verbosity: int = 1) -> bool:
     )
     with schema_context(name):
         role_groups_sync()
-    if not _clone_function_exists():
-        clone_function_install()
     return changed
+
+
+_clone_scripts: dict[str, str] = {}
+
+
+def _template_fingerprint() -> str:
+    """Changes whenever a migration is applied to the template (the script then rebuilds)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT count(*), max(id) FROM "{template_schema_name()}".django_migrations'
+        )
+        count, last = cursor.fetchone()
+    return f"{count}:{last}"
 
 
 def schema_clone_from_template(schema_name: str) -> None:
@@ -80,11 +77,16 @@ def schema_clone_from_template(schema_name: str) -> None:
         raise TemplateMissing(
             "The tenant template schema does not exist yet; run `manage.py migrate_tenants`."
         )
-    if not _clone_function_exists():
-        clone_function_install()
     connection.set_schema_to_public()
+    key = _template_fingerprint()
+    script = _clone_scripts.get(key)
+    if script is None:
+        with transaction.atomic():  # SET LOCAL inside stays inside
+            script = build_clone_script(template_schema_name())
+        _clone_scripts.clear()
+        _clone_scripts[key] = script
     with connection.cursor() as cursor:
-        cursor.execute("SELECT clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name])
+        cursor.execute(render(script, schema_name))
 
 
 def schema_migrate_by_replay(schema_name: str, *, verbosity: int = 0) -> None:

@@ -6,12 +6,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission, User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mlgov.audit.recorder import record_event, record_event_atomically
 from mlgov.identity import roles
+from mlgov.identity.hashers import ONE_TIME_ALGORITHM
 from mlgov.identity.errors import (
     InvalidExpiry,
     LastOwner,
@@ -85,12 +87,14 @@ def member_create(
     password = None if service_account else generate_password()
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin is a 409, not a 500
-            user = User.objects.create_user(username=username, email=email, password=password)
+            user = User.objects.create_user(username=username, email=email, password=None)
     except IntegrityError:
         raise UsernameTaken(f"A member named {username!r} exists already.") from None
-    if service_account:
+    if password is not None:
+        user.password = make_password(password, hasher=ONE_TIME_ALGORITHM)
+    else:
         user.set_unusable_password()
-        user.save(update_fields=["password"])
+    user.save(update_fields=["password"])
     Membership.objects.create(
         user=user, is_service_account=service_account, must_change_password=not service_account
     )
@@ -165,7 +169,7 @@ def member_reset_password(*, acting_user: User | None, member: User) -> str:
             "Service accounts sign in with API tokens only; they have no password."
         )
     password = generate_password()
-    member.set_password(password)
+    member.password = make_password(password, hasher=ONE_TIME_ALGORITHM)
     member.save(update_fields=["password"])
     Membership.objects.update_or_create(user=member, defaults={"must_change_password": True})
     record_event(
