@@ -105,6 +105,8 @@ ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0
 if IS_PRODUCTION and not ALLOWED_HOSTS:
     raise env.EnvError("ALLOWED_HOSTS is required in production (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies whose X-Forwarded-For is believed (audit rows record the client's IP).
+MLGOV_TRUSTED_PROXIES = env.env_list("MLGOV_TRUSTED_PROXIES", [])
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -18,6 +18,7 @@ from tenants.models import Tenant
 from tenants.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN
 
 TENANT_PATH_PREFIX = "/t/"
+PUBLIC_COOKIE_PATH = "/admin/"
 
 
 def _tenant_slug(path_info: str) -> str | None:
@@ -98,10 +99,12 @@ class TenantCookiePathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        tenant_path = getattr(request, "tenant_path", None)
-        if tenant_path:
-            for setting in self.COOKIE_SETTINGS:
-                name = getattr(settings, setting)
-                if name in response.cookies:
-                    response.cookies[name]["path"] = tenant_path
+        # Public pages that sign in (the operators' admin) keep their cookies under /admin/:
+        # a cookie of the same name on "/" would be sent along with the tenant's, and
+        # Django keeps the last one, signing the user out of the tenant.
+        cookie_path = getattr(request, "tenant_path", None) or PUBLIC_COOKIE_PATH
+        for setting in self.COOKIE_SETTINGS:
+            name = getattr(settings, setting)
+            if name in response.cookies:
+                response.cookies[name]["path"] = cookie_path
         return response

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
@@ -32,9 +34,26 @@ def bind_request_context(context: RequestContext | None) -> contextvars.Token:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the proxy's address behind a reverse proxy; the deployment
-    # guide tells operators to have the proxy set it (gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address. Behind reverse proxies listed in MLGOV_TRUSTED_PROXIES, the
+    right-most X-Forwarded-For entry that is not one of them (entries further left can
+    be forged by the client)."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    trusted = set(getattr(settings, "MLGOV_TRUSTED_PROXIES", ()))
+    if remote is None or remote not in trusted:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for address in reversed([part for part in forwarded if part]):
+        if address not in trusted:
+            return address if _looks_like_ip(address) else remote
+    return remote
+
+
+def _looks_like_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class RequestIdMiddleware:

@@ -94,3 +94,10 @@ def test_unknown_api_path_under_a_tenant_is_a_json_404(alpha, api_as):
     response = api_as(alpha, "alice").get("api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_public_cookies_stay_under_admin(db, client):
+    # given the operators' admin sign-in page / when it sets its CSRF cookie
+    response = client.get("/admin/login/")
+    # then the cookie cannot shadow a tenant's cookies of the same name
+    assert response.cookies["csrftoken"]["path"] == "/admin/"
