@@ -15,7 +15,11 @@ Prints figures, not a test. Steps, on a database of its own:
    `mlgov.audit.chain`), not through the recorder, so that it takes seconds.
 4. Time `mlgov.audit.verify.chain_verify` over the whole chain, best of --verify-runs (3).
    Goal >= 100,000 events/s.
-5. Print a table and, last, one JSON line with each figure beside its goal.
+5. With --ceiling (when `pgbench` is found): the same appends from a C client, pgbench with
+   --writers clients sending the recorder's own SQL (one round trip to lock, read the head and
+   insert; COMMIT; the WAL flush) to a scratch copy of the table. Not a goal: it shows what
+   this machine allows at that moment, so the Python figure can be judged against it.
+6. Print a table and, last, one JSON line with each figure beside its goal.
 
 Run: `DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mlgov_bench_audit
 .venv/bin/python bench/audit.py [--writers 8] [--events-per-writer 1000]`.
@@ -24,12 +28,17 @@ Run: `DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mlgov_bench_audit
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -192,6 +201,64 @@ def _fill(target: int) -> int:
     return added
 
 
+def _pgbench() -> str | None:
+    found = shutil.which("pgbench") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def _ceiling(url: str, schema_name: str, writers: int, seconds: int = 5) -> float | None:
+    """Appends per second from pgbench (a C client) with the recorder's SQL, on a scratch
+    copy of the audit table; None without pgbench."""
+    pgbench = _pgbench()
+    if pgbench is None:
+        return None
+    from django.db import connection
+
+    from mlgov.audit import recorder
+
+    scratch = "bench_ceiling"
+    table = recorder._TABLE
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
+        cursor.execute(f'CREATE SCHEMA "{scratch}"')
+        cursor.execute(
+            f'CREATE TABLE "{scratch}".{table} (LIKE "{schema_name}".{table} INCLUDING ALL)'
+        )
+        params = [
+            recorder._LOCK_NAMESPACE, recorder.GENESIS_HASH, datetime.now(UTC), None, "system",
+            "bench.append", "model_version", "1", '{"stage":"staging"}',
+            '{"stage":"production"}', "", None, '{"action":"bench.append","sequence":',
+        ]  # fmt: skip
+        append = cursor.mogrify(recorder._APPEND_SQL, params).decode()
+    append = " ".join(append.split()).replace(";", " \\;").rstrip(" \\;")
+    script = (
+        f'BEGIN \\; SET LOCAL search_path = "{scratch}", public \\; {append};\n'
+        f"COMMIT;\n{recorder._FLUSH_SQL};\n"
+    )
+    parts = urlsplit(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    try:
+        result = subprocess.run(
+            [
+                pgbench, "-n", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
+                "-U", parts.username or "postgres", "-c", str(writers), "-j", "2",
+                "-T", str(seconds), "-f", handle.name, parts.path.lstrip("/"),
+            ],
+            capture_output=True, text=True, timeout=seconds + 60,
+            env={**os.environ, "PGPASSWORD": parts.password or ""},
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
+    match = re.search(r"tps = ([0-9.]+)", result.stdout)
+    if match is None:
+        print(f"pgbench failed: {result.stderr.strip()[:500]}", flush=True)
+        return None
+    return float(match.group(1))
+
+
 def goal(value: float, op: str, limit: float) -> dict:
     met = value <= limit if op == "<=" else value >= limit
     return {"value": round(value, 1), "goal": f"{op} {limit:g}", "met": met}
@@ -203,6 +270,9 @@ def main() -> int:
     parser.add_argument("--events-per-writer", type=int, default=1_000)
     parser.add_argument("--verify-events", type=int, default=200_000)
     parser.add_argument("--verify-runs", type=int, default=3)
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also run pgbench with the recorder's SQL"
+    )
     args = parser.parse_args()
 
     _environment()
@@ -252,6 +322,10 @@ def main() -> int:
             started = time.perf_counter()
             report = chain_verify()
             runs.append(time.perf_counter() - started)
+        ceiling = None
+        if args.ceiling:
+            print(f"Ceiling: pgbench, {args.writers} clients, the recorder's SQL…", flush=True)
+            ceiling = _ceiling(os.environ["DATABASE_URL"], tenant.schema_name, args.writers)
     assert report is not None
     verified = report.events_verified
     verify_seconds = min(runs)
@@ -265,6 +339,8 @@ def main() -> int:
         ("latency per event p50", f"{appended['p50_ms']:.2f} ms", "", "commit included"),
         ("latency per event p99", f"{appended['p99_ms']:.2f} ms", "", ""),
         ("chain after append", "whole", "", after_append.summary()),
+        ("C client, same SQL (pgbench)", f"{ceiling:.0f}" if ceiling else "-", "",
+         "this machine's ceiling now, not a goal" if ceiling else "--ceiling to measure"),
         ("", "", "", ""),
         ("Verify", "value", "goal", ""),
         ("events/s", f"{verify_per_s:.0f}", f">= {GOAL_VERIFY_PER_S:g}",
@@ -281,6 +357,7 @@ def main() -> int:
         "append_events_per_s": goal(appended["per_s"], ">=", GOAL_APPEND_PER_S),
         "verify_events_per_s": goal(verify_per_s, ">=", GOAL_VERIFY_PER_S),
         "append_writers": args.writers,
+        "append_c_client_ceiling_per_s": round(ceiling, 1) if ceiling else None,
         "append_events": appended["events"],
         "append_p50_ms": round(appended["p50_ms"], 3),
         "append_p99_ms": round(appended["p99_ms"], 3),

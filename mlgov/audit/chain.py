@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +74,18 @@ def canonical_json(value: Any) -> str:
     if _c_encode is None:
         return _ENCODER.encode(value)
     return "".join(_c_encode(value, 0))
+
+
+def json_scanner() -> Callable[[str, int], tuple[Any, int]]:
+    """`scan(text, 0)[0]` parses a JSON document that starts at its first character."""
+    return _scan
+
+
+def json_encoder() -> Callable[[Any, int], Sequence[str]]:
+    """`"".join(encode(value, 0))` is `canonical_json(value)`."""
+    if _c_encode is None:
+        return lambda value, _level: (_ENCODER.encode(value),)
+    return _c_encode
 
 
 def canonical_json_from_text(text: str | None) -> str:

@@ -34,7 +34,8 @@ import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -113,10 +114,13 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+_to_json = json.JSONEncoder(default=str).encode  # json.dumps(default=str), built once
+
+
 def _jsonable(value: Any) -> Any:
     if value is None:
         return None
-    return _normalise(json.loads(json.dumps(value, default=str)))
+    return _normalise(json.loads(_to_json(value)))
 
 
 def _clean_ip(value: str | None) -> str | None:
@@ -133,16 +137,16 @@ def _clean_ip(value: str | None) -> str | None:
 
 def _await_durable_commit() -> None:
     """Return once the WAL is flushed past the audited transaction's commit."""
-    with connection.cursor() as cursor:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(_FLUSH_SQL)
 
 
-def _flush_after_commit() -> None:
+def _flush_after_commit(conn: BaseDatabaseWrapper) -> None:
     # One flush per transaction, however many events it records. A pending hook can only
     # be dropped by a rollback that drops this event too.
-    pending = getattr(connection, "run_on_commit", ())
+    pending = getattr(conn, "run_on_commit", ())
     if not any(hook[1] is _await_durable_commit for hook in pending):
-        transaction.on_commit(_await_durable_commit)
+        conn.on_commit(_await_durable_commit)
 
 
 def record_event(
@@ -158,7 +162,8 @@ def record_event(
     """Append one event to the current schema's chain; must run inside the caller's
     transaction, as its last statement. `actor` is a user or None (the system);
     `actor_username` names an actor without a user (a failed sign-in)."""
-    if not connection.in_atomic_block:
+    conn = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a context lookup
+    if not conn.in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
     context = current_request_context()
     if actor_username is None:
@@ -186,9 +191,9 @@ def record_event(
     # this transaction holds the chain lock.
     event = AuditEvent(**fields)
     event._state.adding = False
-    event._state.db = connection.alias
-    _flush_after_commit()
-    with connection.cursor() as cursor:
+    event._state.db = conn.alias
+    _flush_after_commit(conn)
+    with conn.cursor() as cursor:
         cursor.execute(
             _APPEND_SQL,
             [

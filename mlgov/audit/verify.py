@@ -25,6 +25,8 @@ conversions cost more than the hashing.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,23 +34,55 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from mlgov.audit import chain
 from mlgov.audit.anchors import AnchorPoint
-from mlgov.audit.chain import GENESIS_HASH, canonical_json_from_text, prefix_from_parts
+from mlgov.audit.chain import GENESIS_HASH
 from mlgov.audit.models import AuditEvent
 
 DEFAULT_BATCH_SIZE = 5_000
 
-# The stored columns the hash covers, as the hash saw them: the time formatted by
-# PostgreSQL exactly as Python's isoformat(timespec="microseconds") writes a UTC time
-# (the recorder only writes UTC), before/after as JSON text, the address as inet prints.
+# Each row with its canonical prefix built by PostgreSQL around before and after (which
+# Python re-encodes): `head` is `{"action":…,"after":`, `tail` is `,"ip_address":…,
+# "sequence":`. PostgreSQL quotes the text fields and escapes `"` and `\` the way Python's
+# json does; every other character Python escapes (controls, DEL, non-ASCII) is left for
+# `_python_escapes`, which finds none in most rows. (to_json() would escape the controls
+# too, but costs twice the whole query.) The time is formatted as Python's
+# isoformat(timespec="microseconds") writes a UTC time (the recorder only writes UTC);
+# abbrev() prints an address as inet does.
+def _quoted(column: str) -> str:
+    return f"""'"' || replace(replace({column}, '\\', '\\\\'), '"', '\\"') || '"'"""
+
+
 _ROWS_SQL = f"""
-SELECT id, sequence,
-       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-       actor_id, actor_username, action, object_type, object_id, before::text, after::text,
-       request_id, ip_address, previous_hash, event_hash
+SELECT id, sequence, previous_hash, event_hash,
+       '{{"action":' || {_quoted("action")}
+       || ',"actor_id":' || COALESCE(actor_id::text, 'null')
+       || ',"actor_username":' || {_quoted("actor_username")}
+       || ',"after":',
+       after::text,
+       before::text,
+       ',"ip_address":' || COALESCE('"' || abbrev(ip_address) || '"', 'null')
+       || ',"object_id":' || {_quoted("object_id")}
+       || ',"object_type":' || {_quoted("object_type")}
+       || ',"occurred_at":"'
+       || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || '"'
+       || ',"request_id":' || {_quoted("request_id")}
+       || ',"sequence":'
 FROM {AuditEvent._meta.db_table}
 ORDER BY sequence, id
 """
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+
+def _python_escape(match: re.Match) -> str:
+    return json.encoder.py_encode_basestring_ascii(match.group())[1:-1]
+
+
+def _python_escapes(fragment: str) -> str:
+    """A fragment from `_ROWS_SQL` as Python's ASCII-only JSON writes it."""
+    if fragment.isascii() and fragment.isprintable():
+        return fragment
+    return _NOT_PRINTABLE_ASCII.sub(_python_escape, fragment)
 
 
 @dataclass(frozen=True)
@@ -163,17 +197,15 @@ def _prefetched_rows(cursor, batch_size: int) -> Generator[tuple, None, None]:
 def chain_walk(
     rows: Iterable[tuple], *, anchor: AnchorPoint | None, schema_name: str
 ) -> ChainReport:
-    """Check `rows` (the `_ROWS_SQL` columns, in sequence order) as one chain from genesis."""
+    """Check `rows` (the `_ROWS_SQL` columns, in sequence order) as one chain from genesis.
+    Each payload is `chain.canonical_payload` of the row, assembled from its parts."""
     expected = 1
     previous = GENESIS_HASH
     finding: ChainFinding | None = None
     sha256 = hashlib.sha256
-    json_text = canonical_json_from_text
+    scan, encode, join = chain.json_scanner(), chain.json_encoder(), "".join
     anchor_sequence = anchor.sequence if anchor is not None else None
-    for (
-        event_id, sequence, occurred_at, actor_id, actor_username, action, object_type,
-        object_id, before, after, request_id, ip_address, previous_hash, stored_hash,
-    ) in rows:  # fmt: skip
+    for event_id, sequence, previous_hash, stored_hash, head, after, before, tail in rows:
         if sequence != expected:
             finding = _sequence_finding(expected, sequence, event_id)
             break
@@ -186,19 +218,17 @@ def chain_walk(
                 event_id,
             )
             break
-        payload = prefix_from_parts(
-            occurred_at,
-            actor_id,
-            actor_username,
-            action,
-            object_type,
-            object_id,
-            json_text(before),
-            json_text(after),
-            request_id,
-            ip_address,
-        )
-        recomputed = sha256(f"{previous}{payload}{sequence}}}".encode()).hexdigest()
+        # Inlined (this loop is the verifier's cost): _python_escapes and
+        # canonical_json_from_text, each on its common path.
+        if not (head.isascii() and head.isprintable()):
+            head = _python_escapes(head)
+        if not (tail.isascii() and tail.isprintable()):
+            tail = _python_escapes(tail)
+        after = "null" if after is None else join(encode(scan(after, 0)[0], 0))
+        before = "null" if before is None else join(encode(scan(before, 0)[0], 0))
+        recomputed = sha256(
+            f'{previous}{head}{after},"before":{before}{tail}{sequence}}}'.encode()
+        ).hexdigest()
         if recomputed != stored_hash:
             finding = ChainFinding(
                 sequence,

@@ -76,7 +76,12 @@ def test_awkward_values_still_verify_after_a_round_trip_through_postgres(alpha):
             ]:
                 with transaction.atomic():
                     record_event(
-                        actor=None, action="odd\x00value", object_id="o\x00", before=value
+                        actor=None,
+                        actor_username='jürgen\x7f"\\\t😀',
+                        action="odd\x00value",
+                        object_type="type\n\x01é",
+                        object_id="o\x00",
+                        before=value,
                     )
             # when the chain is verified / then every hash still holds
             report = chain_verify()
