@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from mlgov.audit.models import AuditEvent
 from mlgov.audit.recorder import record_event
 from mlgov.queue import TenantBoundTask
+from tenants.audit_anchoring import audit_anchor_heads  # noqa: F401  (registers the beat task)
 
 SELFTEST_ACTION = "worker.selftest"
 SELFTEST_OBJECT_TYPE = "worker_selftest"

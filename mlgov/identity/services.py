@@ -11,9 +11,8 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mlgov.audit.recorder import record_event, record_event_atomically
+from mlgov.audit.recorder import record_event
 from mlgov.identity import roles
-from mlgov.identity.hashers import ONE_TIME_ALGORITHM
 from mlgov.identity.errors import (
     InvalidExpiry,
     LastOwner,
@@ -22,6 +21,7 @@ from mlgov.identity.errors import (
     UnknownRole,
     UsernameTaken,
 )
+from mlgov.identity.hashers import ONE_TIME_ALGORITHM
 from mlgov.identity.models import ApiToken, Membership
 from mlgov.identity.scopes import scope_allows
 from mlgov.identity.tokens import generate_token
@@ -187,17 +187,6 @@ def member_password_changed(*, acting_user: User) -> None:
         action="member.password_change",
         object_type="user",
         object_id=acting_user.pk,
-    )
-
-
-def login_failure_record(*, username: str, locked_out: bool) -> None:
-    """Audit a failed console sign-in (its own change: nothing else is written)."""
-    record_event_atomically(
-        actor=None,
-        action="login.failure",
-        object_type="user",
-        object_id=username[:100],
-        after={"username": username[:150], "locked_out": locked_out},
     )
 
 

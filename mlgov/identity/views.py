@@ -24,13 +24,7 @@ class TenantLoginView(auth_views.LoginView):
             return redirect("password-change")
         return response
 
-    def form_invalid(self, form):
-        # Every failed sign-in is audited (DESIGN.md), throttled ones included.
-        services.login_failure_record(
-            username=str(form.data.get("username", "")),
-            locked_out=bool(getattr(self.request, "axes_locked_out", False)),
-        )
-        return super().form_invalid(form)
+    # Failed sign-ins are audited by mlgov.audit.receivers (every authenticate() caller).
 
 
 class TenantLogoutView(auth_views.LogoutView):

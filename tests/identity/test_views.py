@@ -106,7 +106,7 @@ def test_after_failure_limit_even_the_right_password_gets_429(alpha):
     assert "sessionid" not in response.cookies
     # and the throttled attempts are audited as such
     with schema_context(alpha.schema_name):
-        failures = list(AuditEvent.objects.filter(action="login.failure"))
+        failures = list(AuditEvent.objects.filter(action="auth.login_failed"))
     assert [event.after["locked_out"] for event in failures][-2:] == [True, True]
     assert not failures[0].after["locked_out"]
     # while another member from the same address still signs in
@@ -130,7 +130,7 @@ def test_every_failed_sign_in_is_audited(alpha):
     Client().post(LOGIN, {"username": "nobody", "password": "wrong"})
     # then both are in alpha's audit trail, without the password
     with schema_context(alpha.schema_name):
-        failures = list(AuditEvent.objects.filter(action="login.failure"))
+        failures = list(AuditEvent.objects.filter(action="auth.login_failed"))
     assert [event.after["username"] for event in failures] == ["mia", "nobody"]
     assert all("wrong" not in str(event.after) for event in failures)
     assert all(event.ip_address == "127.0.0.1" and event.request_id for event in failures)
