@@ -98,6 +98,10 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 # search_path is set once per schema change, not on every cursor.
 TENANT_LIMIT_SET_CALLS = True
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env.env_int("MLGOV_MIGRATE_PROCESSES", 4, minimum=1)
+# Clones of the template kept ready, so a new tenant takes one by renaming it.
+MLGOV_SPARE_SCHEMAS = env.env_int(
+    "MLGOV_SPARE_SCHEMAS", 0 if MLGOV_ENV == "test" else 2, minimum=0
+)
 
 # --- web ---------------------------------------------------------------------
 

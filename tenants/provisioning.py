@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from mlgov.identity.services import role_groups_sync
 from tenants.clone_script import build_clone_script, render
+from tenants.spare_schemas import spare_claim, spare_target, spares_refill
 
 
 def template_schema_name() -> str:
@@ -69,8 +70,9 @@ def _template_fingerprint() -> str:
     return f"{count}:{last}"
 
 
-def schema_clone_from_template(schema_name: str) -> None:
-    """Create `schema_name` as a copy of the template, inside the caller's transaction."""
+def schema_clone_from_template(schema_name: str, *, use_spare: bool = True) -> None:
+    """Create `schema_name` as a copy of the template, inside the caller's transaction:
+    a ready spare renamed when there is one, else a fresh clone."""
     if not schema_exists(template_schema_name()):
         from tenants.errors import TemplateMissing
 
@@ -79,6 +81,8 @@ def schema_clone_from_template(schema_name: str) -> None:
         )
     connection.set_schema_to_public()
     key = _template_fingerprint()
+    if use_spare and spare_target() and spare_claim(schema_name, key):
+        return
     script = _clone_scripts.get(key)
     if script is None:
         with transaction.atomic():  # SET LOCAL inside stays inside
@@ -87,6 +91,17 @@ def schema_clone_from_template(schema_name: str) -> None:
         _clone_scripts[key] = script
     with connection.cursor() as cursor:
         cursor.execute(render(script, schema_name))
+
+
+def spare_schemas_refill() -> int:
+    """Bring the pool of spare schemas up to MLGOV_SPARE_SCHEMAS (after migrations, after
+    a tenant took one)."""
+    if not schema_exists(template_schema_name()):
+        return 0
+    connection.set_schema_to_public()
+    return spares_refill(
+        _template_fingerprint(), lambda name: schema_clone_from_template(name, use_spare=False)
+    )
 
 
 def schema_migrate_by_replay(schema_name: str, *, verbosity: int = 0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -16,8 +17,10 @@ from tenants.errors import InvalidSlug, SlugTaken
 from tenants.models import Domain, Plan, Tenant
 from tenants.provisioning import schema_clone_from_template
 from tenants.slugs import schema_name_for, validate_slug
+from tenants.spare_schemas import spare_target
 
 DEFAULT_PLAN_NAME = "standard"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,15 @@ def _tenant_snapshot(tenant: Tenant) -> dict:
 def plan_default() -> Plan:
     plan, _ = Plan.objects.get_or_create(name=DEFAULT_PLAN_NAME)
     return plan
+
+
+def _spares_refill_later() -> None:
+    from tenants.tasks import spare_schemas_refill_task
+
+    try:
+        spare_schemas_refill_task.delay()
+    except Exception:  # the tenant exists; spares are only a speed-up (migrate refills too)
+        logger.warning("Could not enqueue the spare-schema refill", exc_info=True)
 
 
 @transaction.atomic
@@ -76,6 +88,8 @@ def tenant_create(
         raise SlugTaken(f"A tenant with slug {slug!r} exists already.") from None
     Domain.objects.create(domain=slug, tenant=tenant, is_primary=True)
     schema_clone_from_template(tenant.schema_name)
+    if spare_target():
+        transaction.on_commit(_spares_refill_later)
     with schema_context(tenant.schema_name):
         created = member_create(
             acting_user=None,

@@ -67,3 +67,11 @@ def tenant_worker_selftest(self, nonce: str) -> dict:
         nonce=nonce, hostname=hostname, pid=pid, task_id=self.request.id
     )
     return {"nonce": nonce, "hostname": hostname, "pid": pid, "recorded": recorded}
+
+
+@shared_task(name="tenants.spare_schemas_refill", time_limit=600, soft_time_limit=570)
+def spare_schemas_refill_task() -> int:
+    """Platform task: make spare tenant schemas after a tenant took one."""
+    from tenants.provisioning import spare_schemas_refill
+
+    return spare_schemas_refill()

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from mlgov.identity.services import role_groups_sync
 from tenants.migration_status import schemas_behind
 from tenants.models import Tenant
-from tenants.provisioning import template_ensure
+from tenants.provisioning import spare_schemas_refill, template_ensure
 
 
 class Command(MigrateSchemasCommand):
@@ -48,6 +48,9 @@ class Command(MigrateSchemasCommand):
         for schema in schemas:
             with schema_context(schema):
                 role_groups_sync()
+        made = spare_schemas_refill()
+        if made:
+            self.stdout.write(f"Prepared {made} spare tenant schema(s) for fast tenant creation.")
         self.stdout.write(
             self.style.SUCCESS(f"Migrations done in {time.monotonic() - started:.1f}s.")
         )
