@@ -1,0 +1,1 @@
+"""The demo tenant's data, generated from a fixed seed (nothing is downloaded)."""
