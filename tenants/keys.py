@@ -19,6 +19,7 @@ from mlgov.audit.recorder import record_event
 from mlgov.crypto import signing
 from mlgov.crypto.context import data_key_context, signing_key_context
 from mlgov.crypto.envelope import KeyRing, generate_data_key
+from mlgov.crypto.errors import UnknownKeyVersion
 from tenants.models import Tenant, TenantDataKey, TenantSigningKey
 
 
@@ -56,6 +57,23 @@ def _create_data_key(ring: KeyRing, tenant: Tenant, version: int) -> TenantDataK
     )
 
 
+def _refuse_if_shredded(tenant: Tenant) -> None:
+    """Before a tenant gets a new key: lock its row (tenant_keys_destroy takes the same lock,
+    so the two never interleave) and refuse if it was deleted or its keys destroyed.
+    Without this, a worker still busy for a deleted tenant would mint it a fresh key."""
+    locked = (
+        Tenant.all_objects.select_for_update(no_key=True)
+        .filter(pk=tenant.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    destroyed = TenantDataKey.objects.filter(
+        tenant_id=tenant.pk, state=TenantDataKey.State.DESTROYED
+    ).exists()
+    if locked is None or locked == Tenant.Status.DELETED or destroyed:
+        raise KeyDestroyed(f"The keys of tenant {tenant.pk} were destroyed; it gets no new ones.")
+
+
 def data_key_for_new_artifacts(tenant: Tenant) -> DataKey:
     """The tenant's active data key, created on first use."""
     ring = master_keyring()
@@ -63,6 +81,7 @@ def data_key_for_new_artifacts(tenant: Tenant) -> DataKey:
     if row is None:
         try:
             with transaction.atomic():
+                _refuse_if_shredded(tenant)
                 row = _create_data_key(ring, tenant, version=1)
         except IntegrityError:  # another process created it first
             row = TenantDataKey.objects.get(tenant=tenant, version=1)
@@ -81,6 +100,7 @@ def data_key(tenant: Tenant, version: int) -> bytes:
 def tenant_data_key_rotate(*, acting_user, tenant: Tenant) -> TenantDataKey:
     """A new data key version for new artifacts; older versions still decrypt."""
     ring = master_keyring()
+    _refuse_if_shredded(tenant)
     current = (
         TenantDataKey.objects.select_for_update().filter(tenant=tenant).order_by("-version").first()
     )
@@ -115,6 +135,7 @@ def signing_key_current(tenant: Tenant) -> SigningKey:
         context = signing_key_context(tenant_id=tenant.pk, key_version=1)
         try:
             with transaction.atomic():
+                _refuse_if_shredded(tenant)
                 row = TenantSigningKey.objects.create(
                     tenant=tenant,
                     version=1,
@@ -151,6 +172,7 @@ def master_key_rewrap_all(*, on_row=None) -> RewrapProgress:
     """
     ring = master_keyring()
     target = ring.current_version
+    _refuse_if_ring_incomplete(ring)
     rewrapped = 0
     for model, context_for in (
         (
@@ -170,9 +192,11 @@ def master_key_rewrap_all(*, on_row=None) -> RewrapProgress:
         )
         for pk in list(pending):
             with transaction.atomic():
-                row = model.objects.select_for_update().get(pk=pk)
-                if row.kek_version == target:
+                row = model.objects.select_for_update().filter(pk=pk).first()
+                if row is None or row.kek_version == target:
                     continue  # a concurrent run did it
+                if getattr(row, wrapped_field) is None:
+                    continue  # destroyed (tenant deleted) since the list was taken
                 wrapped = bytes(getattr(row, wrapped_field))
                 setattr(row, wrapped_field, ring.rewrap(wrapped, context_for(row)))
                 row.kek_version = target
@@ -186,6 +210,26 @@ def master_key_rewrap_all(*, on_row=None) -> RewrapProgress:
     return RewrapProgress(
         rewrapped=rewrapped, already_current=current - rewrapped, target_kek_version=target
     )
+
+
+def _kek_versions_in_use() -> set[int]:
+    versions: set[int] = set()
+    for model, field in (
+        (TenantDataKey, "wrapped_key"),
+        (TenantSigningKey, "wrapped_private_key"),
+    ):
+        rows = model.objects.exclude(**{f"{field}__isnull": True})
+        versions.update(rows.values_list("kek_version", flat=True).distinct())
+    return versions
+
+
+def _refuse_if_ring_incomplete(ring: KeyRing) -> None:
+    """Stop before the first row if a key in use is wrapped under a version the ring lacks
+    (an old version removed too early, or a new one not yet added): name the version
+    instead of failing half-way with one row's error."""
+    missing = sorted(_kek_versions_in_use() - set(ring.versions))
+    if missing:
+        raise UnknownKeyVersion(missing[0], ring.versions)
 
 
 def keys_remaining_on_old_versions() -> dict[int, int]:
@@ -204,7 +248,14 @@ def keys_remaining_on_old_versions() -> dict[int, int]:
 
 @transaction.atomic
 def tenant_keys_destroy(*, acting_user, tenant: Tenant) -> int:
-    """Crypto-shred: forget every wrapped key of the tenant. Irreversible."""
+    """Crypto-shred: forget every wrapped key of the tenant. Irreversible.
+
+    Public signing keys stay, so signatures made earlier still verify; the rows stay as
+    destroyed tombstones (the tenant's row stays too, see tenant_delete)."""
+    # The lock _refuse_if_shredded waits on: no first key is minted while this runs.
+    Tenant.all_objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list(
+        "pk", flat=True
+    ).first()
     destroyed = TenantDataKey.objects.filter(tenant=tenant).update(
         wrapped_key=None, state=TenantDataKey.State.DESTROYED
     )

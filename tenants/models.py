@@ -20,10 +20,21 @@ class Plan(models.Model):
         return self.name
 
 
+class LiveTenantManager(models.Manager):
+    """Tenants that still exist. A deleted tenant keeps its row as a tombstone (its
+    destroyed keys and usage ledger point to it, and its slug stays taken), but routing,
+    migrations, tasks, commands and the operator API must never find it: they all go
+    through `Tenant.objects`, so it is filtered here once. `Tenant.all_objects` sees all."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(status=Tenant.Status.DELETED)
+
+
 class Tenant(TenantMixin):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        DELETED = "deleted", "Deleted (schema dropped, keys destroyed)"
 
     slug = models.CharField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
@@ -31,6 +42,10 @@ class Tenant(TenantMixin):
     suspended_reason = models.CharField(max_length=500, blank=True)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LiveTenantManager()
+    all_objects = models.Manager()
 
     # Schemas are created by tenants.provisioning (clone of the template), never on save.
     auto_create_schema = False
@@ -45,6 +60,10 @@ class Tenant(TenantMixin):
     @property
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == self.Status.DELETED
 
 
 class Domain(DomainMixin):

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import schema_context
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from mlgov.audit.recorder import record_event
 from mlgov.identity import roles
 from mlgov.identity.services import member_create
 from tenants.errors import InvalidSlug, SlugTaken
+from tenants.keys import tenant_keys_destroy
 from tenants.models import Domain, Plan, Tenant
 from tenants.provisioning import schema_clone_from_template
 from tenants.slugs import schema_name_for, validate_slug
@@ -150,3 +155,66 @@ def tenant_resume(*, acting_user: User | None, tenant: Tenant) -> Tenant:
         after=_tenant_snapshot(tenant),
     )
     return tenant
+
+
+def tenant_delete(*, acting_user: User | None, tenant: Tenant, reason: str) -> Tenant:
+    """Delete a tenant for good: suspend it, destroy its keys (crypto-shredding: none of its
+    artifacts can ever be decrypted again, from any copy or backup of the files), drop its
+    schema, remove its artifact folder and its domains.
+
+    The Tenant row stays as a tombstone with status `deleted`: the destroyed key rows, the
+    usage ledger and the audit anchors point to it, and its slug is never given out again
+    (tenant_create answers 409 `slug_taken`). `Tenant.objects` no longer finds it, so
+    /t/<slug>/ is a 404 and no task or command runs for it.
+
+    Two transactions on purpose: the suspension commits first, so new requests get 403
+    `tenant_suspended` while DROP SCHEMA waits for the tenant's in-flight transactions;
+    the rest is one transaction (a failure leaves the tenant suspended and whole, and the
+    call can be repeated). The folder goes after commit: files are not transactional.
+    """
+    if tenant.schema_name == get_public_schema_name():
+        raise ValueError("The public schema is not a tenant.")
+    if not tenant.is_suspended and not tenant.is_deleted:
+        tenant_suspend(acting_user=acting_user, tenant=tenant, reason=f"Deletion: {reason}"[:500])
+    _tenant_erase(acting_user=acting_user, tenant=tenant, reason=reason)
+    tenant.refresh_from_db(from_queryset=Tenant.all_objects.all())
+    return tenant
+
+
+@transaction.atomic
+def _tenant_erase(*, acting_user: User | None, tenant: Tenant, reason: str) -> Tenant:
+    connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants backend
+    locked = Tenant.all_objects.select_for_update(of=("self",)).select_related("plan").get(
+        pk=tenant.pk
+    )
+    if locked.is_deleted:  # a concurrent or earlier call did it
+        return locked
+    before = _tenant_snapshot(locked)
+    keys_destroyed = tenant_keys_destroy(acting_user=acting_user, tenant=locked)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(locked.schema_name)} CASCADE"
+        )
+    domains = [domain.domain for domain in Domain.objects.filter(tenant=locked)]
+    Domain.objects.filter(tenant=locked).delete()
+    locked.status = Tenant.Status.DELETED
+    locked.deleted_at = timezone.now()
+    locked.save(update_fields=["status", "deleted_at"])
+    folder = Path(settings.ARTIFACT_ROOT) / locked.schema_name
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    record_event(
+        actor=acting_user,
+        action="tenant.delete",
+        object_type="tenant",
+        object_id=locked.slug,
+        before=before,
+        after={
+            **_tenant_snapshot(locked),
+            "reason": reason,
+            "keys_destroyed": keys_destroyed,
+            "schema_dropped": locked.schema_name,
+            "domains_deleted": domains,
+            "artifact_folder_removed": str(folder),
+        },
+    )
+    return locked
