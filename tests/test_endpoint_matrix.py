@@ -154,7 +154,7 @@ PUBLIC_ROUTES: dict[str, dict[str, tuple]] = {
     "healthz": {"GET": (HEALTH, HEALTH, HEALTH, HEALTH)},
     "api/v1/": {"GET": (401, 401, 401, 401)},
     "api/v1/tenants/": {"GET": (401, 401, 401, 401), "POST": (401, 401, 401, 401)},
-    "api/v1/tenants/{slug}/": {"GET": (401, 401, 401, 401)},
+    "api/v1/tenants/{slug}/": {"GET": (401, 401, 401, 401), "DELETE": (401, 401, 401, 401)},
     "api/v1/tenants/{slug}/suspend/": {"POST": (401, 401, 401, 401)},
     "api/v1/tenants/{slug}/resume/": {"POST": (401, 401, 401, 401)},
     "api/v1/plans/": {"GET": (401, 401, 401, 401)},
