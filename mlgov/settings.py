@@ -252,6 +252,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per tenant, from its plan; answers 429 quota_exceeded (tenants/quotas.py).
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.quotas.TenantRequestRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mlgov tenant API",
@@ -319,6 +321,32 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
     },
 }
+# --- jobs (training/services/) ---------------------------------------------------
+# The queue training jobs are sent to (its workers: --max-tasks-per-child 1).
+MLGOV_TRAINING_QUEUE = env.env_str("MLGOV_TRAINING_QUEUE", "training")
+# A job part delivered this many times without finishing (its worker died each time) is
+# failed instead of run again: a job that kills its worker cannot loop forever.
+MLGOV_JOB_MAX_DELIVERIES = env.env_int("MLGOV_JOB_MAX_DELIVERIES", 3, minimum=1)
+# A running job writes a heartbeat this often; the watchdog treats one silent for longer
+# than MLGOV_JOB_STALE_SECONDS as lost (re-enqueued, or failed once out of deliveries).
+MLGOV_JOB_HEARTBEAT_SECONDS = env.env_int("MLGOV_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+MLGOV_JOB_STALE_SECONDS = env.env_int("MLGOV_JOB_STALE_SECONDS", 120, minimum=3)
+if MLGOV_JOB_STALE_SECONDS < 3 * MLGOV_JOB_HEARTBEAT_SECONDS:
+    raise env.EnvError(
+        "MLGOV_JOB_STALE_SECONDS must be at least three heartbeats "
+        f"(3 x MLGOV_JOB_HEARTBEAT_SECONDS = {3 * MLGOV_JOB_HEARTBEAT_SECONDS}s)."
+    )
+MLGOV_WATCHDOG_INTERVAL_SECONDS = env.env_int("MLGOV_WATCHDOG_INTERVAL_SECONDS", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["training-watchdog"] = {
+    # Not on the training queue: a sweep must not wait behind hour-long training tasks.
+    "task": "training.watchdog.sweep",
+    "schedule": float(MLGOV_WATCHDOG_INTERVAL_SECONDS),
+    "options": {"queue": "default", "expires": float(MLGOV_WATCHDOG_INTERVAL_SECONDS)},
+}
+# API requests per minute per tenant (the plan's quota; tenants/quotas.py). Off by default
+# in the test suite only, which sends thousands of requests a minute to one tenant; the
+# throttle's own tests switch it on.
+MLGOV_API_THROTTLE = env.env_bool("MLGOV_API_THROTTLE", MLGOV_ENV != "test")
 # Written by a worker once it consumes, removed at shutdown: a readiness probe (mlgov/celery.py).
 CELERY_WORKER_READY_FILE = env.env_optional("MLGOV_WORKER_READY_FILE")
 

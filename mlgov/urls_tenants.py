@@ -9,12 +9,16 @@ from mlgov.audit.api.views import AuditEventViewSet
 from mlgov.identity import views as identity_views
 from mlgov.identity.api.views import MemberViewSet, TokenViewSet
 from registry.api import routes as registry_routes
+from tenants.api.usage import TenantUsageViewSet
+from training.api.views import TrainingJobViewSet
 
 router = DefaultRouter()
 router.register("members", MemberViewSet, basename="member")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("audit", AuditEventViewSet, basename="audit")
 registry_routes.register(router)
+router.register("training-jobs", TrainingJobViewSet, basename="training-job")
+router.register("usage", TenantUsageViewSet, basename="tenant-usage")
 
 urlpatterns = [
     path("", identity_views.console_home, name="console-home"),

@@ -147,6 +147,14 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/model-versions/{pk}/download/": {"GET": (401, 404, 200, 401)},
     "api/v1/model-versions/{pk}/transitions/": {"GET": (401, 404, 200, 401)},
     "api/v1/lineage/": {"GET": (401, 400, 400, 401)},
+    # training jobs: every role reads (bob has none: 403); owners and maintainers submit,
+    # cancel and retry (the read token may not). {pk} is a job alice submitted.
+    "api/v1/training-jobs/": {"GET": (401, 403, 200, 401), "POST": (401, 403, 403, 401)},
+    "api/v1/training-jobs/{pk}/": {"GET": (401, 403, 200, 401)},
+    "api/v1/training-jobs/{pk}/cancel/": {"POST": (401, 403, 403, 401)},
+    "api/v1/training-jobs/{pk}/retry/": {"POST": (401, 403, 403, 401)},
+    # the tenant's own usage and cost: owners only
+    "api/v1/usage/": {"GET": (401, 403, 200, 401)},
 }
 
 # Under `public` no tenant credential exists: every token above is unknown there.
@@ -159,6 +167,7 @@ PUBLIC_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/tenants/{slug}/resume/": {"POST": (401, 401, 401, 401)},
     "api/v1/plans/": {"GET": (401, 401, 401, 401)},
     "api/v1/plans/{pk}/": {"GET": (401, 401, 401, 401)},
+    "api/v1/usage/": {"GET": (401, 401, 401, 401)},
     "api/schema/": {"GET": (401, 401, 401, 401)},
     "api/docs/": {"GET": (401, 401, 401, 401)},
     # Django admin: staff sessions of `public` only; everyone else is sent to its login
@@ -322,7 +331,7 @@ def matrix_world(alpha, beta):
     values = {
         "tenant": {
             "pk": None, "format": "json", **_dataset_world(alpha), **_tracking_world(alpha),
-            **_model_world(alpha),
+            **_model_world(alpha), **_training_world(alpha),
         },
         "public": {
             "slug": alpha.slug,
@@ -399,6 +408,18 @@ def _tracking_world(tenant) -> dict[str, str]:
     return {"experiment_pk": str(experiment.pk), "run_pk": str(run.pk), "name": "model.pkl"}
 
 
+def _training_world(tenant) -> dict[str, str]:
+    """A queued training job alice submitted."""
+    from training.models import TrainingJob
+
+    with schema_context(tenant.schema_name):
+        job = TrainingJob.objects.create(
+            recipe="classification", registered_model_name="matrix", spec={},
+            created_by=user_in(tenant, "alice"),
+        )
+    return {"training_job_pk": str(job.pk)}
+
+
 def _concrete_path(route: Route, world) -> str:
     values = dict(world["values"][route.side])
     if route.side == "tenant":
@@ -414,6 +435,8 @@ def _concrete_path(route: Route, world) -> str:
             values["pk"] = values["model_pk"]
         if route.display.startswith("api/v1/model-versions/"):
             values["pk"] = values["model_version_pk"]
+        if route.display.startswith("api/v1/training-jobs/"):
+            values["pk"] = values["training_job_pk"]
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.display)
     if route.format_suffix:
         # `members/{pk}/` -> `members/1.json`; the API root's twin is `api/v1/.json`

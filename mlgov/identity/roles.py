@@ -35,6 +35,14 @@ def _registry(*actions: str) -> tuple[str, ...]:
 _AUDIT_LOG = ("audit.view_auditlog", "audit.verify_auditlog")
 
 
+# Jobs: everyone with a role sees them; maintainers and owners submit (and retry, which
+# submits again) and cancel them.
+_JOBS_VIEW = ("training.view_trainingjob", "training.view_evaluationjob")
+_JOBS_RUN = ("training.add_trainingjob", "training.cancel_trainingjob")
+# The tenant's own usage and cost (tenants.UsageRecord): owners only.
+_USAGE = ("tenants.view_usagerecord",)
+
+
 # Later apps add their permissions to these lists (as strings) when they land.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OWNER: (
@@ -44,13 +52,16 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "registry.approve_registeredmodel",
         "registry.deploy_registeredmodel",
         *_AUDIT_LOG,
+        *_JOBS_VIEW,
+        *_JOBS_RUN,
+        *_USAGE,
     ),
     # Maintainers see everything and create freely; they change, delete and download
     # what they created or were granted (object permissions).
-    MAINTAINER: _registry("view", "add"),
-    REVIEWER: (*_registry("view"), "registry.approve_registeredmodel"),
-    AUDITOR: ("identity.view_members", *_registry("view"), *_AUDIT_LOG),
-    VIEWER: _registry("view"),
+    MAINTAINER: (*_registry("view", "add"), *_JOBS_VIEW, *_JOBS_RUN),
+    REVIEWER: (*_registry("view"), "registry.approve_registeredmodel", *_JOBS_VIEW),
+    AUDITOR: ("identity.view_members", *_registry("view"), *_AUDIT_LOG, *_JOBS_VIEW),
+    VIEWER: (*_registry("view"), *_JOBS_VIEW),
 }
 
 

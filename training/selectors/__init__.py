@@ -1,0 +1,1 @@
+"""Reads of the training app, restricted to what the acting user may see."""
