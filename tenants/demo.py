@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 from mlgov.identity import roles
 from mlgov.identity.models import Membership
 from mlgov.identity.services import member_create
-from tenants.models import Tenant
+from tenants.models import Plan, Tenant
 from tenants.services import tenant_create
 
 DEMO_SLUG = "demo"
@@ -50,12 +50,15 @@ def demo_tenant_ensure() -> tuple[Tenant, dict[str, str], bool]:
     tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
     if tenant is not None:
         return tenant, demo_passwords(), False
+    # Its plan runs every demo training job at once (seed_demo submits one per recipe).
+    plan, _ = Plan.objects.get_or_create(name="demo", defaults={"max_concurrent_jobs": 8})
     created = tenant_create(
         acting_user=None,
         slug=DEMO_SLUG,
         name="Demo Music Streaming",
         owner_username=roles.OWNER,
         owner_email="owner@demo.test",
+        plan=plan,
     )
     passwords = {roles.OWNER: created.owner_password or ""}
     with schema_context(created.tenant.schema_name):

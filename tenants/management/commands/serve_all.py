@@ -43,6 +43,8 @@ class Command(BaseCommand):
         call_command("migrate_tenants", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         tenant, passwords, created = demo_tenant_ensure()
+        self.stdout.write("mlgov: seeding the demo tenant (generated data, one job per recipe)…")
+        call_command("seed_demo", tenant=tenant.slug, stdout=self.stdout)
         connection.close()  # the children open their own connections
 
         env = {**os.environ, "DATABASE_URL": _database_url(), "MLGOV_ENV": settings.MLGOV_ENV}
