@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management import call_command
@@ -20,14 +21,19 @@ from tenants.demo import demo_tenant_ensure
 
 
 def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    host = db.get("HOST") or ""
-    user = db.get("USER") or "postgres"
+    """The URL the children use: the parameters this process connects with (the embedded
+    server's socket directory included)."""
+    params = connection.get_connection_params()
+    user = quote(params.get("user") or "postgres")
+    password = f":{quote(params['password'])}" if params.get("password") else ""
+    host = params.get("host") or ""
+    port = params.get("port") or ""
+    name = params["dbname"]
     if host.startswith("/"):
-        return f"postgresql://{user}@/{db['NAME']}?host={host}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgresql://{user}{password}@{host}{port}/{db['NAME']}"
+        return f"postgresql://{user}{password}@/{name}?host={quote(host)}" + (
+            f"&port={port}" if port else ""
+        )
+    return f"postgresql://{user}{password}@{host}{':' + str(port) if port else ''}/{name}"
 
 
 class Command(BaseCommand):
@@ -45,9 +51,10 @@ class Command(BaseCommand):
         tenant, passwords, created = demo_tenant_ensure()
         self.stdout.write("mlgov: seeding the demo tenant (generated data, one job per recipe)…")
         call_command("seed_demo", tenant=tenant.slug, stdout=self.stdout)
+        database_url = _database_url()
         connection.close()  # the children open their own connections
 
-        env = {**os.environ, "DATABASE_URL": _database_url(), "MLGOV_ENV": settings.MLGOV_ENV}
+        env = {**os.environ, "DATABASE_URL": database_url, "MLGOV_ENV": settings.MLGOV_ENV}
         if "CELERY_BROKER_URL" not in os.environ:
             env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
         bin_dir = Path(sys.executable).parent
