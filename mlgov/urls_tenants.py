@@ -29,6 +29,8 @@ urlpatterns = [
     path("api/v1/", include(registry_routes.extra_urlpatterns())),
     path("api/schema/", TenantSchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The MLflow-compatible API (the stock mlflow client): registry/mlflow_api/.
+    path("mlflow/", include("registry.mlflow_api.urls")),
 ]
 
 handler400 = "mlgov.api.errors.json_or_html_400"

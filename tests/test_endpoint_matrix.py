@@ -33,6 +33,76 @@ HEALTH = frozenset({200, 503})  # 503 when the broker is down: still no data
 # --- the tables ------------------------------------------------------------------------
 # route (as displayed by `_display`): {method: (anonymous, bob, read, cross)}
 
+# The MLflow-compatible API (registry/mlflow_api/). MLflow takes its parameters from the
+# query or the JSON body, so the matrix's empty body lacks the required ones: a read
+# without them is a 400 for bob and the read token alike; a write is a 400 for bob
+# (parameters are checked before the object is looked up) and a 403 for the read token
+# (scope first). Creating experiments, runs in the default experiment, logged models
+# without a run, and registered models needs a role: bob has none (403). Searches list
+# only what the caller may see (200). {artifact_path} is alice's file `model.pkl` in her
+# run, {model_id} a logged model that does not exist (404), {unknown} any other path.
+_MLF_READ = (401, 400, 400, 401)
+_MLF_WRITE = (401, 400, 403, 401)
+_MLF_CREATE = (401, 403, 403, 401)
+_MLF_LIST = (401, 200, 200, 401)
+_MLF = "mlflow/api/2.0/mlflow/"
+MLFLOW_ROUTES: dict[str, dict[str, tuple]] = {
+    f"{_MLF}experiments/create": {"POST": _MLF_CREATE},
+    f"{_MLF}experiments/get": {"GET": _MLF_READ},
+    f"{_MLF}experiments/get-by-name": {"GET": _MLF_READ},
+    f"{_MLF}experiments/search": {"GET": _MLF_LIST, "POST": _MLF_LIST},
+    **{f"{_MLF}experiments/{name}": {"POST": _MLF_WRITE}
+       for name in ("delete", "restore", "update", "set-experiment-tag",
+                    "delete-experiment-tag")},
+    f"{_MLF}runs/create": {"POST": _MLF_CREATE},
+    f"{_MLF}runs/get": {"GET": _MLF_READ},
+    **{f"{_MLF}runs/{name}": {"POST": _MLF_WRITE}
+       for name in ("update", "delete", "restore", "log-parameter", "set-tag", "delete-tag",
+                    "log-model", "log-inputs", "outputs", "log-metric", "log-batch")},
+    f"{_MLF}runs/search": {"POST": _MLF_LIST},
+    f"{_MLF}metrics/get-history": {"GET": _MLF_READ},
+    f"{_MLF}artifacts/list": {"GET": _MLF_READ},
+    f"{_MLF}logged-models": {"POST": _MLF_CREATE},
+    f"{_MLF}logged-models/search": {"POST": _MLF_LIST},
+    f"{_MLF}logged-models/{{model_id}}": {
+        "GET": (401, 404, 404, 401),
+        "PATCH": _MLF_WRITE,  # status is required
+        "DELETE": (401, 404, 403, 401),
+    },
+    f"{_MLF}logged-models/{{model_id}}/tags": {"PATCH": (401, 404, 403, 401)},
+    f"{_MLF}logged-models/{{model_id}}/tags/{{tag_key}}": {"DELETE": (401, 404, 403, 401)},
+    f"{_MLF}logged-models/{{model_id}}/params": {"POST": (401, 404, 403, 401)},
+    f"{_MLF}registered-models/create": {"POST": _MLF_CREATE},
+    f"{_MLF}registered-models/get": {"GET": _MLF_READ},
+    f"{_MLF}registered-models/rename": {"POST": _MLF_WRITE},
+    f"{_MLF}registered-models/update": {"PATCH": _MLF_WRITE},
+    f"{_MLF}registered-models/delete": {"DELETE": _MLF_WRITE},
+    f"{_MLF}registered-models/search": {"GET": _MLF_LIST},
+    f"{_MLF}registered-models/get-latest-versions": {"GET": _MLF_READ, "POST": _MLF_READ},
+    f"{_MLF}registered-models/set-tag": {"POST": _MLF_WRITE},
+    f"{_MLF}registered-models/delete-tag": {"DELETE": _MLF_WRITE},
+    f"{_MLF}registered-models/alias": {
+        "GET": _MLF_READ, "POST": _MLF_WRITE, "DELETE": _MLF_WRITE,
+    },
+    f"{_MLF}model-versions/create": {"POST": _MLF_WRITE},
+    f"{_MLF}model-versions/get": {"GET": _MLF_READ},
+    f"{_MLF}model-versions/update": {"PATCH": _MLF_WRITE},
+    f"{_MLF}model-versions/delete": {"DELETE": _MLF_WRITE},
+    f"{_MLF}model-versions/transition-stage": {"POST": _MLF_WRITE},
+    f"{_MLF}model-versions/search": {"GET": _MLF_LIST},
+    f"{_MLF}model-versions/get-download-uri": {"GET": _MLF_READ},
+    f"{_MLF}model-versions/set-tag": {"POST": _MLF_WRITE},
+    f"{_MLF}model-versions/delete-tag": {"DELETE": _MLF_WRITE},
+    "mlflow/api/2.0/mlflow-artifacts/artifacts": {"GET": _MLF_READ},  # ?path= is required
+    "mlflow/api/2.0/mlflow-artifacts/artifacts/{artifact_path}": {
+        "GET": (401, 404, 200, 401),
+        "PUT": (401, 404, 403, 401),
+        "DELETE": (401, 404, 403, 401),
+    },
+    "mlflow/api/3.0/mlflow/server-info": {"GET": _MLF_LIST},
+    "mlflow/{unknown}": {method: (401, 404, 404, 401) for method in METHODS},
+}
+
 TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     # console: tokens are not console credentials, so every caller is sent to sign in
     "": {"GET": (302, 302, 302, 302)},
@@ -155,6 +225,7 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     "api/v1/training-jobs/{pk}/retry/": {"POST": (401, 403, 403, 401)},
     # the tenant's own usage and cost: owners only
     "api/v1/usage/": {"GET": (401, 403, 200, 401)},
+    **MLFLOW_ROUTES,
 }
 
 # Under `public` no tenant credential exists: every token above is unknown there.
@@ -229,7 +300,20 @@ MEMBER_ROUTES = {
         "api/v1/runs/",  # runs of experiments the caller may see
         "api/v1/models/",  # lists only what the caller may see
         "api/v1/model-versions/",  # versions of the models the caller may see
+        # MLflow's searches list what the caller may see; server-info describes the server
+        "mlflow/api/2.0/mlflow/experiments/search",
+        "mlflow/api/2.0/mlflow/runs/search",
+        "mlflow/api/2.0/mlflow/logged-models/search",
+        "mlflow/api/2.0/mlflow/registered-models/search",
+        "mlflow/api/2.0/mlflow/model-versions/search",
+        "mlflow/api/3.0/mlflow/server-info",
     )
+}
+
+# POSTs that only read: MLflow's searches (its client sends them as POST).
+READ_POSTS = {
+    ("tenant", f"mlflow/api/2.0/mlflow/{name}/search")
+    for name in ("experiments", "runs", "logged-models")
 }
 
 URLCONFS = {"tenant": "mlgov.urls_tenants", "public": "mlgov.urls_public"}
@@ -307,8 +391,9 @@ def test_the_table_itself_never_grants_a_protected_route():
                         assert where in OPEN_ROUTES, (where, method, caller)
                     elif caller == "bob":
                         assert where in OPEN_ROUTES | MEMBER_ROUTES, (where, method, caller)
-                    else:  # a read-scoped token never writes
-                        assert method == "GET" or where in OPEN_ROUTES, (where, method, caller)
+                    else:  # a read-scoped token never writes (MLflow's POST searches read)
+                        assert method == "GET" or where in OPEN_ROUTES | READ_POSTS, (
+                            where, method, caller)
 
 
 # --- calling every route as every caller -------------------------------------------------
@@ -343,6 +428,7 @@ def matrix_world(alpha, beta):
             "url": "no-such-page/",
         },
     }
+    values["tenant"].update(_mlflow_world(alpha, values["tenant"]["run_pk"]))
     return {
         "authorization": {
             "anonymous": None,
@@ -408,6 +494,21 @@ def _tracking_world(tenant) -> dict[str, str]:
     return {"experiment_pk": str(experiment.pk), "run_pk": str(run.pk), "name": "model.pkl"}
 
 
+def _mlflow_world(tenant, run_pk: str) -> dict[str, str]:
+    """The MLflow routes' path values: alice's run file by MLflow's artifact path, a
+    logged model id that names no model, and an endpoint MLflow's API does not have."""
+    from registry.models import Run
+
+    with schema_context(tenant.schema_name):
+        run_uuid = Run.objects.get(pk=run_pk).uuid.hex
+    return {
+        "artifact_path": f"runs/{run_uuid}/artifacts/model.pkl",
+        "model_id": f"m-{'0' * 32}-{'0' * 8}",
+        "tag_key": "k",
+        "unknown": "api/2.0/mlflow/traces",
+    }
+
+
 def _training_world(tenant) -> dict[str, str]:
     """A queued training job alice submitted."""
     from training.models import TrainingJob
@@ -462,6 +563,22 @@ def _is_api(route: Route) -> bool:
     return route.display.startswith("api/") or route.display == "healthz"
 
 
+def _is_mlflow(route: Route) -> bool:
+    return route.side == "tenant" and route.display.startswith("mlflow/")
+
+
+def _mlflow_error_shape_problem(response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return "not JSON"
+    if not isinstance(body, dict) or set(body) != {"error_code", "message"}:
+        return f"not MLflow's error shape: {body!r}"
+    if not isinstance(body["error_code"], str) or not isinstance(body["message"], str):
+        return f"bad error_code/message: {body!r}"
+    return None
+
+
 def _error_shape_problem(response) -> str | None:
     try:
         body = response.json()
@@ -498,8 +615,13 @@ def test_route_answers_each_caller_as_the_matrix_says(route, matrix_world):
                 problems.append(f"{method} as {caller}: {status} for an unlisted method")
             if status >= 500 and route.display != "healthz":
                 problems.append(f"{method} as {caller}: server error {status}")
-            # and every API error has the one error shape
-            if _is_api(route) and status >= 400 and status != 503:
+            # and every API error has the one error shape; the MLflow-compatible API's is
+            # MLflow's own ({"error_code", "message"}), which its client parses
+            if _is_mlflow(route) and status >= 400:
+                shape = _mlflow_error_shape_problem(response)
+                if shape:
+                    problems.append(f"{method} as {caller}: {status} {shape}")
+            elif _is_api(route) and status >= 400 and status != 503:
                 shape = _error_shape_problem(response)
                 if shape:
                     problems.append(f"{method} as {caller}: {status} {shape}")
