@@ -11,6 +11,7 @@ import base64
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 DATABASE_NAME = "mlgov"
@@ -25,11 +26,26 @@ def embedded_database_url(data_dir: Path) -> str:
 
     pg_dir = data_dir / "pg"
     pg_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pg_dir), cleanup_mode=None)
+    server = _server_when_ready(pgserver, pg_dir)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     return f"postgresql://postgres@/{DATABASE_NAME}?host={pg_dir}"
+
+
+def _server_when_ready(pgserver, pg_dir: Path, attempts: int = 10):
+    """pgserver refuses a server that is still shutting down (a Ctrl-C a moment ago):
+    wait for it to finish and start it again."""
+    for attempt in range(attempts):
+        try:
+            return pgserver.get_server(str(pg_dir), cleanup_mode=None)
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise RuntimeError(
+                    f"The embedded PostgreSQL in {pg_dir} did not become ready; see {pg_dir}/log."
+                ) from None
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def local_secret(data_dir: Path, name: str, *, kind: str) -> str:
