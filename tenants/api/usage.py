@@ -11,7 +11,7 @@ its price per GB-month.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
@@ -52,6 +52,7 @@ class _Limits(serializers.Serializer):
     price_per_gb_month = serializers.DecimalField(max_digits=10, decimal_places=4)
 
 
+@extend_schema_serializer(many=False)  # one object, though answered by the `list` action
 class TenantUsageOutput(MonthlyUsageOutput):
     limits = _Limits(source="tenant.plan", allow_null=True)
 
@@ -90,6 +91,7 @@ class TenantUsageViewSet(TenantGenericViewSet):
     """A tenant's own usage and cost for one month, beside its plan's limits (owners)."""
 
     serializer_class = TenantUsageOutput
+    queryset = Tenant.objects.none()
     pagination_class = None
     permissions_required = {"list": "tenants.view_usagerecord"}
 

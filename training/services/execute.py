@@ -53,7 +53,6 @@ from training.services.results import (
 from training.services.search import (
     search_storage,
     study_best_params,
-    study_delete,
     study_name_for,
 )
 from training.services.state import job_lock, job_log_append, job_transition
@@ -117,6 +116,7 @@ def _begin(job_id: int, delivery: Delivery) -> TrainingJob | None:
     delivered = int(job.part_deliveries.get(key, 0))
     if delivered >= settings.MLGOV_JOB_MAX_DELIVERIES:
         which = f" (part {part})" if job.parallelism > 1 else ""
+        parent_run_close(job, JobState.FAILED)
         job_transition(
             job, JobState.FAILED, failure_code="worker_died",
             failure_reason=f"worker died {delivered} times{which}",
@@ -143,8 +143,9 @@ def _begin(job_id: int, delivery: Delivery) -> TrainingJob | None:
         job_transition(job, JobState.RUNNING, message=line)
     else:
         job_log_append(job, job.pk, line)
+        # Not a state change, but worth the trail: a part started (again) on a worker.
         record_event(
-            actor=None, action="trainingjob.redelivered", object_type="trainingjob",
+            actor=None, action="trainingjob.part_started", object_type="trainingjob",
             object_id=job.pk, after={"part": part, "delivery": delivered + 1},
         )
     return job
@@ -184,9 +185,6 @@ def _end(job_id: int, lease: JobLease, to: str, *, message: str = "", code: str 
         job.peak_memory_bytes = max(job.peak_memory_bytes, lease.meter.peak_memory_bytes())
         parent_run_close(job, to)
         job_transition(job, to, message=message, failure_code=code, failure_reason=reason)
-        if job.study_name:
-            name = job.study_name
-            transaction.on_commit(lambda: study_delete(name))
     return to
 
 
@@ -235,12 +233,14 @@ def _run(job: TrainingJob, delivery: Delivery, lease: JobLease) -> str:
     elif distributed:
         job.study_name = TrainingJob.objects.values_list("study_name", flat=True).get(pk=job.pk)
     lease.heartbeat(percent=3, stage="searching")
+    job_log_append(job, job.pk, f"part {delivery.part}: {len(frame)} rows loaded, searching")
     on_trial = TrialLogger(job=job, lease=lease, tenant=tenant, total=spec.trials)
     result = run_recipe(
         job.recipe, frame, spec, on_trial=on_trial, storage=storage,
         study_name=job.study_name or None,
     )
     lease.heartbeat(percent=91, stage="registering the model")
+    job_log_append(job, job.pk, f"part {delivery.part}: search done, best {result.best_params}")
     checkpoint(lease, tenant)
 
     def refit(own: RecipeResult) -> RecipeResult:
@@ -252,9 +252,6 @@ def _run(job: TrainingJob, delivery: Delivery, lease: JobLease) -> str:
             return own
         return run_recipe(job.recipe, frame, spec, storage=storage, study_name=job.study_name)
 
-    outcome = job_part_complete(
+    return job_part_complete(
         job.pk, delivery.part, result, lease, refit=refit if distributed else None
     )
-    if outcome == "succeeded" and job.study_name:
-        study_delete(job.study_name)
-    return outcome

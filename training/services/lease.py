@@ -145,7 +145,8 @@ class JobLease:
             peak_memory=self.meter.peak_memory_bytes(),
             **progress,
         )
-        if result and result[0]:
+        if result is None or result[0]:
+            # Cancelled, or ended meanwhile (another part failed it): stop working on it.
             self.cancel_requested.set()
         return result
 

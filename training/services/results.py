@@ -272,9 +272,14 @@ def _register(job: TrainingJob, result: RecipeResult, lease: JobLease) -> ModelV
     job.cpu_seconds += lease.meter.take()
     job.peak_memory_bytes = max(job.peak_memory_bytes, lease.meter.peak_memory_bytes())
     job.save(update_fields=["model_version", "metrics", "best_params", "parts_finished"])
+    if not version.verified:
+        # Registered, but mlgov will never load it: say why where the user looks first.
+        job_log_append(job, job.pk, f"the model file failed the server's checks: "
+                       f"{version.verification_detail[:500]}")
     job_transition(
         job, JobState.SUCCEEDED,
-        message=f"registered {model.name} v{version.version} (model version {version.pk})",
+        message=f"registered {model.name} v{version.version} (model version {version.pk}"
+        f"{'' if version.verified else ', unverified'})",
     )
     return version
 
@@ -298,7 +303,9 @@ def job_part_complete(
         finished = sorted(set(job.parts_finished) | {part})
         if len(finished) < job.parallelism:
             job.parts_finished = finished
-            job.save(update_fields=["parts_finished"])
+            job.cpu_seconds += lease.meter.take()
+            job.peak_memory_bytes = max(job.peak_memory_bytes, lease.meter.peak_memory_bytes())
+            job.save(update_fields=["parts_finished", "cpu_seconds", "peak_memory_bytes"])
             job_log_append(job, job.pk, f"part {part} finished ({len(finished)} of "
                            f"{job.parallelism})")
             return "part_done"

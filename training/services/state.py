@@ -115,6 +115,11 @@ def job_transition(
         from training.services.usage import job_usage_book
 
         job_usage_book(job)
+        study = getattr(job, "study_name", "")
+        if study:  # a distributed search's study is not kept once its job ended
+            from training.services.search import study_delete
+
+            transaction.on_commit(lambda: study_delete(study))
     kind = str(job._meta.model_name)
     record_event(
         actor=actor,

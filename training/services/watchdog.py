@@ -30,7 +30,6 @@ from training.models import JobState, TrainingJob
 from training.services.jobs import training_job_enqueue
 from training.services.lease import lease_is_held
 from training.services.results import parent_run_close
-from training.services.search import study_delete
 from training.services.state import job_lock, job_transition
 
 logger = logging.getLogger(__name__)
@@ -114,7 +113,3 @@ def _recover(schema: str, job_id: int, cutoff, outcome: SweepOutcome) -> None:
             for part in parts:
                 training_job_enqueue(job, part=part)
             outcome.requeued.append((schema, job.pk))
-            return
-    if job.study_name:
-        name = job.study_name
-        transaction.on_commit(lambda: study_delete(name))
