@@ -379,6 +379,7 @@ def main() -> int:
 
     p50 = statistics.median(latencies)
     allowed = GOAL_WALL_FACTOR * wall["direct_s"] + GOAL_WALL_SLACK_S
+    cpu_allowed = GOAL_WALL_FACTOR * wall["direct_cpu_s"] + GOAL_WALL_SLACK_S
     rows = [
         ("no-op job queue-to-start p50", f"{p50:.1f} ms", f"<= {GOAL_LATENCY_P50_MS:g} ms",
          "met" if p50 <= GOAL_LATENCY_P50_MS else "MISSED"),
@@ -389,7 +390,8 @@ def main() -> int:
          f"<= {allowed:.2f} s; runs: " + ", ".join(f"{v:.2f}" for v in wall["job_walls_s"]),
          "met" if wall["job_wall_s"] <= allowed else "MISSED"),
         ("CPU: recipe directly / job", f"{wall['direct_cpu_s']:.2f} s",
-         f"job {wall['job_cpu_s']:.2f} s (data, trial runs, registration)", ""),
+         f"job {wall['job_cpu_s']:.2f} s <= {cpu_allowed:.2f} s (same goal on CPU)",
+         "met" if wall["job_cpu_s"] <= cpu_allowed else "MISSED"),
         ("training job submit-to-finish", f"{wall['job_submit_to_finish_s']:.2f} s",
          f"queue-to-start {wall['job_queue_to_start_s'] * 1000:.0f} ms", ""),
         ("same metrics as the direct call", str(wall["same_metrics"]), "", ""),
@@ -413,6 +415,13 @@ def main() -> int:
         "training_job_wall_s": {
             **goal(wall["job_wall_s"], "<=", allowed),
             "goal": f"<= {GOAL_WALL_FACTOR:g} x direct + {GOAL_WALL_SLACK_S:g} s",
+        },
+        # The same goal on CPU seconds, which load from elsewhere on the machine disturbs
+        # far less than wall time: what the job itself adds.
+        "training_job_cpu_s_vs_direct": {
+            **goal(wall["job_cpu_s"], "<=", GOAL_WALL_FACTOR * wall["direct_cpu_s"]
+                   + GOAL_WALL_SLACK_S),
+            "goal": f"<= {GOAL_WALL_FACTOR:g} x direct CPU + {GOAL_WALL_SLACK_S:g} s",
         },
         "direct_recipe_s": round(wall["direct_s"], 3),
         "direct_recipe_cpu_s": round(wall["direct_cpu_s"], 3),
