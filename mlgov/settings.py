@@ -144,6 +144,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The console's header: tenant, the user's role, the sections they may open.
+                "mlgov.identity.console_context.console",
             ],
         },
     }
@@ -215,6 +217,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+# The console's own CSS and JS (mlgov is a project package, not an app with a static dir).
+STATICFILES_DIRS = [BASE_DIR / "mlgov" / "static"]
+# Console notices live in the session, which is scoped to the tenant's path; the default
+# cookie storage would set a cookie on "/" that every tenant on the host receives.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 ARTIFACT_ROOT = env.env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
 # The largest dataset file (CSV or Parquet) one upload may hold; past it: 413.
 MLGOV_DATASET_MAX_BYTES = env.env_int("MLGOV_DATASET_MAX_BYTES", 1024**3, minimum=1)

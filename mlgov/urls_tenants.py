@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from mlgov import console_dashboard
 from mlgov.api.schema import TenantSchemaView
 from mlgov.audit.api.views import AuditEventViewSet
 from mlgov.identity import views as identity_views
@@ -21,7 +22,7 @@ router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("usage", TenantUsageViewSet, basename="tenant-usage")
 
 urlpatterns = [
-    path("", identity_views.console_home, name="console-home"),
+    path("", console_dashboard.dashboard, name="console-home"),
     path("login/", identity_views.TenantLoginView.as_view(), name="login"),
     path("logout/", identity_views.TenantLogoutView.as_view(), name="logout"),
     path("password/", identity_views.PasswordChangeView.as_view(), name="password-change"),
@@ -31,6 +32,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # The MLflow-compatible API (the stock mlflow client): registry/mlflow_api/.
     path("mlflow/", include("registry.mlflow_api.urls")),
+    # The console's pages, one URLconf per app.
+    path("", include("registry.console.urls")),
+    path("", include("mlgov.audit.console_urls")),
+    path("", include("mlgov.identity.console_urls")),
 ]
 
 handler400 = "mlgov.api.errors.json_or_html_400"

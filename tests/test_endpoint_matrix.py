@@ -228,6 +228,45 @@ TENANT_ROUTES: dict[str, dict[str, tuple]] = {
     **MLFLOW_ROUTES,
 }
 
+# The console's pages (registry/console/, mlgov/audit/console.py, mlgov/identity/console.py,
+# mlgov/console_dashboard.py): they take console sessions only, so every token caller is
+# sent to sign in (302), whatever the method (tests/console/ holds their role checks). The
+# language switch takes POSTs from anyone (the sign-in page has it too) and redirects.
+_CONSOLE_GET = {"GET": (302, 302, 302, 302)}
+_CONSOLE_FORM = {"GET": (302, 302, 302, 302), "POST": (302, 302, 302, 302)}
+_CONSOLE_POST = {"POST": (302, 302, 302, 302)}
+TENANT_ROUTES.update(
+    {
+        "datasets/": _CONSOLE_GET,
+        "datasets/{dataset_pk}/": _CONSOLE_GET,
+        "datasets/{dataset_pk}/versions/{version}/": _CONSOLE_GET,
+        "datasets/{dataset_pk}/versions/{version}/download/": _CONSOLE_GET,
+        "experiments/": _CONSOLE_GET,
+        "experiments/{experiment_pk}/": _CONSOLE_GET,
+        "runs/compare/": _CONSOLE_GET,
+        "runs/compare/chart/": _CONSOLE_GET,
+        "runs/{run_pk}/": _CONSOLE_GET,
+        "runs/{run_pk}/chart/": _CONSOLE_GET,
+        "models/": _CONSOLE_GET,
+        "models/{model_pk}/": _CONSOLE_GET,
+        "models/{model_pk}/versions/{version}/": _CONSOLE_GET,
+        "models/{model_pk}/versions/{version}/card/": _CONSOLE_FORM,
+        "models/{model_pk}/versions/{version}/download/": _CONSOLE_GET,
+        "lineage/": _CONSOLE_GET,
+        "audit/": _CONSOLE_GET,
+        "audit/verify/": _CONSOLE_GET,
+        "audit/export/": _CONSOLE_GET,
+        "access/": _CONSOLE_GET,
+        "members/": _CONSOLE_FORM,
+        "members/{pk}/role/": _CONSOLE_POST,
+        "members/{pk}/deactivate/": _CONSOLE_POST,
+        "members/{pk}/reset-password/": _CONSOLE_POST,
+        "tokens/": _CONSOLE_FORM,
+        "tokens/{pk}/revoke/": _CONSOLE_POST,
+        "i18n/setlang/": _CONSOLE_POST,
+    }
+)
+
 # Under `public` no tenant credential exists: every token above is unknown there.
 PUBLIC_ROUTES: dict[str, dict[str, tuple]] = {
     "healthz": {"GET": (HEALTH, HEALTH, HEALTH, HEALTH)},
@@ -284,8 +323,10 @@ for _model in ADMIN_MODELS:
             "POST": (302, 302, 302, 302),
         }
 
-# Routes that answer 2xx to a caller without credentials for them: sign-in forms and health.
-OPEN_ROUTES = {("tenant", "login/"), ("public", "healthz"), ("public", "admin/login/")}
+# Routes that answer 2xx to a caller without credentials for them: sign-in forms and health
+# (and the console's language switch, which the sign-in page offers).
+OPEN_ROUTES = {("tenant", "login/"), ("public", "healthz"), ("public", "admin/login/"),
+               ("tenant", "i18n/setlang/")}
 # Routes any member of the tenant may use, whatever their role (bob included).
 MEMBER_ROUTES = {
     ("tenant", r)

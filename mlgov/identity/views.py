@@ -1,15 +1,14 @@
-"""Console sign-in, sign-out, password change and the home page of a tenant."""
+"""Console sign-in, sign-out and password change (the home page is mlgov/console_dashboard.py)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from mlgov.identity import roles, services
+from mlgov.identity import services
 from mlgov.identity.models import Membership
 
 
@@ -40,15 +39,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         response = super().form_valid(form)
         services.member_password_changed(acting_user=self.request.user)
         return response
-
-
-@login_required
-def console_home(request):
-    return render(
-        request,
-        "console/home.html",
-        {"tenant": request.tenant, "role": roles.role_of(request.user)},
-    )
 
 
 def lockout_response(request, credentials, *args, **kwargs) -> HttpResponse:
