@@ -153,11 +153,12 @@ def live_console(django_db_setup, django_db_blocker):
                 process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(live_console):
-    """One headless Chromium for the session (Debian's, never a downloaded one). Started
-    after the server's data is committed: Playwright's sync API keeps an event loop in this
-    thread, which Django's async-safety check takes for async code."""
+    """One headless Chromium per module (Debian's, never a downloaded one). Started after
+    the server's data is committed: Playwright's sync API keeps an event loop in this
+    thread while it runs, which Django's async-safety check takes for async code; it stops
+    with the module, so the tests after it run with the check on again."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
