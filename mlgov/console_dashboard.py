@@ -14,8 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from mlgov.audit import selectors as audit_selectors
-from registry.models import StageTransition
-from registry.selectors import datasets, experiments, models, runs
+from registry.selectors import activity, datasets, experiments, models, runs
 
 RECENT = 8
 
@@ -49,13 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     recent_versions = models.model_version_list(acting_user=user).order_by("-created_at", "-id")[
         :RECENT
     ]
-    stage_changes = (
-        StageTransition.objects.filter(
-            model_version__registered_model__in=models.visible_models(acting_user=user)
-        )
-        .select_related("actor", "model_version__registered_model")
-        .order_by("-created_at", "-id")[:RECENT]
-    )
+    stage_changes = activity.stage_transition_recent(acting_user=user, limit=RECENT)
     can_audit = user.has_perm(audit_selectors.VIEW_PERMISSION)
     return render(
         request,

@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from registry.models import DatasetVersion
 from registry.selectors import lineage as selectors
-from registry.selectors.datasets import dataset_list
+from registry.selectors.activity import dataset_version_recent
 from registry.selectors.models import model_version_list
 
 NODE_KINDS = {
@@ -59,11 +58,7 @@ def _detail(node: dict) -> str:
 def _picker(request: HttpRequest) -> dict:
     """Recent model and dataset versions to start from when no node is named."""
     models = model_version_list(acting_user=request.user).order_by("-created_at")[:PICKER_SIZE]
-    datasets = (
-        DatasetVersion.objects.filter(dataset__in=dataset_list(acting_user=request.user))
-        .select_related("dataset")
-        .order_by("-created_at")[:PICKER_SIZE]
-    )
+    datasets = dataset_version_recent(acting_user=request.user, limit=PICKER_SIZE)
     return {"model_versions": list(models), "dataset_versions": list(datasets)}
 
 
