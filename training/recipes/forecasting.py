@@ -29,6 +29,9 @@ from training.spec import TrainingSpec
 
 NEEDS_TARGET = True
 CALENDAR = ("hour", "dayofweek", "month", "dayofyear")
+# Column name -> pandas accessor (the short spellings are deprecated in pandas 3).
+_ACCESSOR = {"hour": "hour", "dayofweek": "day_of_week", "month": "month",
+             "dayofyear": "day_of_year"}
 
 
 def make_features(
@@ -37,7 +40,7 @@ def make_features(
     """Lagged targets and calendar parts, in time order; rows without full history dropped."""
     ordered = frame.sort_values(time_column).reset_index(drop=True)
     times = pd.to_datetime(ordered[time_column])
-    features = pd.DataFrame({part: getattr(times.dt, part) for part in CALENDAR})
+    features = pd.DataFrame({part: getattr(times.dt, _ACCESSOR[part]) for part in CALENDAR})
     for lag in lags:
         features[f"lag_{lag}"] = ordered[target].shift(lag)
     features[target] = ordered[target]
