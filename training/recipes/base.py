@@ -3,6 +3,7 @@ the model signature and the reference profile of the training data."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,7 +107,11 @@ def run_study(
 ) -> tuple[optuna.Study, list[TrialResult]]:
     """Run the search: `spec.trials` trials (or until the time budget), seeded, logging
     each trial through `on_trial`. With `storage`, several workers share one study."""
-    sampler = optuna.samplers.TPESampler(seed=spec.seed)
+    # Parts of a distributed search share one study: the same seed in each would make them
+    # propose the same parameters, so each process draws its own (a shared search is not
+    # reproducible trial by trial anyway; a local one keeps the spec's seed).
+    seed = spec.seed if storage is None else spec.seed + os.getpid()
+    sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(
         direction=direction,
         sampler=sampler,
