@@ -47,9 +47,12 @@ def _stream(chunks, size: int, name: str) -> StreamingHttpResponse:
     return response
 
 
-def _version_and_folder(request, target: ids.ArtifactTarget) -> tuple[ModelVersion, str]:
+def _version_and_folder(request, target: ids.ArtifactTarget
+                        ) -> tuple[ModelVersion, str, dict[str, str]]:
+    """The version, the run folder its files came from, and its registration records."""
     version = lookups.version_by_pk(acting_user=request.user, pk=int(target.owner))
-    return version, version_source(version).folder
+    tags = version_internal_tags(version)
+    return version, version_source(version, tags).folder, tags
 
 
 def artifact_download(request, artifact_path: str):
@@ -62,9 +65,9 @@ def artifact_download(request, artifact_path: str):
 
 
 def _version_file(request, target: ids.ArtifactTarget):
-    version, folder = _version_and_folder(request, target)
+    version, folder, tags = _version_and_folder(request, target)
     lookups.require_model_permission(request.user, version.registered_model, "download")
-    if target.name == version_internal_tags(version).get(entities.MODEL_FILE_TAG):
+    if target.name == tags.get(entities.MODEL_FILE_TAG):
         # the registered bytes, whatever the run's file became since
         if version.verified:
             try:
@@ -121,7 +124,7 @@ def artifact_list(request):
     params = params_of(request)
     target = ids.artifact_target(params.string("path", default="") or "", allow_root=True)
     if target.namespace == "model-versions":
-        version, folder = _version_and_folder(request, target)
+        version, folder, _ = _version_and_folder(request, target)
         run, directory = version.run, f"{folder}/{target.name}".rstrip("/")
     else:
         run, directory = _run_and_name(request, target)

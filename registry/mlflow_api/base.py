@@ -11,7 +11,6 @@ MLflow's shape (errors.py). Handlers parse, call services and selectors, and map
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,7 +128,8 @@ class Params:
         return value
 
     def number(self, name: str, *, required: bool = False) -> float | str | None:
-        """A float as proto3 JSON carries it: a number, or "NaN", "Infinity", "-Infinity"."""
+        """A float as proto3 JSON carries it: a number, or "NaN", "Infinity", "-Infinity"
+        (kept as those strings; the metrics service reads them)."""
         value = self.raw(name)
         if value is None:
             if required:
@@ -144,7 +144,7 @@ class Params:
                 raise invalid(f"Parameter '{name}' must be a number.") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise invalid(f"Parameter '{name}' must be a number.")
-        return float(value) if isinstance(value, int) or math.isfinite(value) else value
+        return float(value)
 
     def boolean(self, name: str, *, default: bool = False) -> bool:
         value = self.raw(name)

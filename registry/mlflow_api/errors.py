@@ -155,6 +155,9 @@ def exception_handler(exc, context) -> Response:
         response["WWW-Authenticate"] = header or 'Bearer realm="mlgov"'
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(int(exc.wait))
+    retry = getattr(exc, "details", None)
+    if error.status == 429 and isinstance(retry, dict) and "retry_after_seconds" in retry:
+        response["Retry-After"] = str(retry["retry_after_seconds"])  # the quota's window
     return response
 
 

@@ -91,9 +91,10 @@ def resolve_source(acting_user: User, source: str, model_id: str | None) -> Sour
     )
 
 
-def version_source(version: ModelVersion) -> Source:
-    """The run folder a registered version's files came from."""
-    tags = version_internal_tags(version)
+def version_source(version: ModelVersion, tags: dict[str, str] | None = None) -> Source:
+    """The run folder a registered version's files came from (`tags`: its registration
+    records, when the caller has them already)."""
+    tags = version_internal_tags(version) if tags is None else tags
     folder = tags.get(entities.FOLDER_TAG)
     if version.run_id is None or folder is None:
         raise invalid("This version was not registered from a run's MLflow model folder.")

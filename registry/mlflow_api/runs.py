@@ -120,7 +120,8 @@ def runs_create(request):
         parent_run=parent,
         tags=tags,
     )
-    return {"run": run_fresh(run)}
+    # A new run holds exactly what was just written: no need to read it back.
+    return {"run": entities.run_json(run, params=[], tags=sorted(tags.items()), metrics=[])}
 
 
 def runs_get(request):

@@ -11,6 +11,7 @@ gate refusing protected promotions (gates.py). Client calls are not retried
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,6 +131,7 @@ def live_mlflow(django_db_setup, django_db_blocker):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -103,11 +103,15 @@ def test_the_stock_client_logs_registers_and_loads_a_model(live_mlflow, mlflow_a
     np.testing.assert_array_equal(by_version.predict(features), expected)
     np.testing.assert_array_equal(by_alias.predict(features), expected)
     assert client.get_model_version_by_alias("iris-classifier", "candidate").version == "1"
+    # and the MLflow 2 way of registering (a runs:/ URI) finds the same logged model
+    again = mlflow.register_model(f"runs:/{run_id}/model", "iris-classifier")
+    assert again.version == "2"
+    assert again.run_id == run_id
 
     # and mlgov's REST API shows the same objects: a verified, signed skops version with
     # its signature, made by the run (lineage), under the same governance
     versions = _rest(live_mlflow, live_mlflow.tenant_a, "a_maint", "model-versions/")["results"]
-    mine = [v for v in versions if v["model_name"] == "iris-classifier"]
+    mine = [v for v in versions if v["model_name"] == "iris-classifier" and v["version"] == 1]
     assert len(mine) == 1
     assert mine[0]["verified"] is True
     assert mine[0]["signed"] is True

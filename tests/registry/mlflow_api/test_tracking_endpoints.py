@@ -291,3 +291,46 @@ def test_unknown_endpoints_and_bad_bodies_answer_in_mlflow_shape(mia):
     info = mia.get("api/3.0/mlflow/server-info").json()
     assert info["workspaces_enabled"] is False
     assert info["multipart_uploads_enabled"] is False
+
+
+def test_logged_inputs_are_recorded_and_mlgov_datasets_linked(alpha, mia):
+    from registry.models import LineageEdge, Run, RunDatasetInput
+    from registry.services.datasets import dataset_create, dataset_version_create
+    from tests.conftest import user_in
+
+    # given a dataset version of the tenant, read by a notebook from mlgov's download URL
+    with schema_context(alpha.schema_name):
+        dataset = dataset_create(acting_user=user_in(alpha, "mia"), name="churn-data")
+        dataset_version_create(acting_user=user_in(alpha, "mia"), dataset=dataset,
+                               content=[b"a,b\n1,2\n"], file_format="csv", max_bytes=1024)
+    url = f"http://127.0.0.1:8000/t/alpha/api/v1/datasets/{dataset.pk}/versions/1/download/"
+    experiment_id = _experiment(mia)
+    run_id = _run(mia, experiment_id)
+    # when the client logs it as an input (and another, foreign one)
+    inputs = [
+        {"dataset": {"name": "churn", "digest": "abc123", "source_type": "http",
+                     "source": f'{{"url": "{url}"}}', "schema": "{}", "profile": "{}"},
+         "tags": [{"key": "mlflow.data.context", "value": "training"}]},
+        {"dataset": {"name": "outside", "digest": "ffff", "source_type": "s3",
+                     "source": '{"uri": "s3://bucket/x.csv"}'},
+         "tags": [{"key": "mlflow.data.context", "value": "eval"}]},
+    ]
+    assert mia.post("runs/log-inputs", {"run_id": run_id, "datasets": inputs}).status_code == 200
+    # then the run shows both as MLflow inputs, and searches find them
+    run = mia.get("runs/get", run_id=run_id).json()["run"]
+    assert {i["dataset"]["name"] for i in run["inputs"]["dataset_inputs"]} == {"churn",
+                                                                             "outside"}
+    found = mia.post("runs/search", {"experiment_ids": [experiment_id],
+                                     "filter": "datasets.name = 'churn' and "
+                                               "datasets.context = 'training'"}).json()
+    assert [r["info"]["run_id"] for r in found["runs"]] == [run_id]
+    assert mia.post("runs/search", {"experiment_ids": [experiment_id],
+                                    "filter": "datasets.digest = 'nope'"}).json() == {"runs": []}
+    # and the mlgov dataset version became the run's input, with lineage
+    with schema_context(alpha.schema_name):
+        row = Run.objects.get(uuid=run_id)
+        linked = RunDatasetInput.objects.get(run=row)
+        assert linked.dataset_version.dataset_id == dataset.pk
+        assert linked.context == "training"
+        assert LineageEdge.objects.filter(target_type="run", target_id=str(row.pk),
+                                          relation="input").count() == 1
