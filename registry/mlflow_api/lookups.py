@@ -57,10 +57,11 @@ def experiment_by_name(*, acting_user: User, name: str) -> Experiment:
     return experiment
 
 
-def run_get(*, acting_user: User, run_id) -> Run:
-    """A visible run with its experiment (one row; the permission check is on the
-    experiment, cached role permissions or its object grants)."""
-    run = Run.objects.select_related("experiment").filter(uuid=ids.run_uuid(run_id)).first()
+def run_get(*, acting_user: User, run_id, queryset=None) -> Run:
+    """A visible run with its experiment (one row, or `queryset`'s with what it prefetches;
+    the permission check is on the experiment: role permissions or its object grants)."""
+    rows = queryset if queryset is not None else Run.objects.all()
+    run = rows.select_related("experiment").filter(uuid=ids.run_uuid(run_id)).first()
     if run is None or not permissions.has_object_permission(acting_user, run.experiment, "view"):
         raise not_found(f"Run '{run_id}' not found.")
     return run
